@@ -1,0 +1,123 @@
+/* Every kernel of the tinyml runtime. Portable C99; one kernel per source file under src/.
+ * Shapes are NHWC. Quantization parameters are precomputed by the code generator; kernels only do integer work
+ * (softmax excepted: it follows TFLite's float lookup-table algorithm, IEEE single precision, so it is exact too). */
+#ifndef TINYML_KERNELS_H
+#define TINYML_KERNELS_H
+#include <stdint.h>
+
+typedef struct { int32_t n, h, w, c; } tm_dims;
+
+/* Requantization of an int32 accumulator to the output: per output channel, or one entry for all. */
+typedef struct {
+  const int32_t *multiplier;
+  const int32_t *shift;
+} tm_channel_quant;
+
+typedef struct {
+  int32_t stride_h, stride_w;
+  int32_t dilation_h, dilation_w;
+  int32_t pad_h, pad_w;        /* top and left padding */
+  int32_t depth_multiplier;    /* depthwise only */
+  int32_t vector_channels;     /* depthwise only: channels below this round ties up (TFLite's SIMD blocks of 8) */
+  int32_t input_offset;        /* -input zero point */
+  int32_t output_offset;       /* output zero point */
+  int32_t act_min, act_max;    /* fused activation range, in output units */
+} tm_conv_params;
+
+/* Standard convolution. filter: [out_c, kh, kw, in_c]; bias: [out_c] or NULL. */
+void tm_conv2d_s8(const tm_conv_params *p, const tm_channel_quant *q,
+                  const tm_dims *in_dims, const int8_t *input,
+                  const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                  const tm_dims *out_dims, int8_t *output);
+
+/* Depthwise convolution. filter: [1, kh, kw, out_c], out_c = in_c * depth_multiplier; bias: [out_c] or NULL. */
+void tm_depthwise_conv2d_s8(const tm_conv_params *p, const tm_channel_quant *q,
+                            const tm_dims *in_dims, const int8_t *input,
+                            const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                            const tm_dims *out_dims, int8_t *output);
+
+typedef struct {
+  int32_t batches, in_features, out_features;
+  int32_t input_offset, output_offset;
+  int32_t act_min, act_max;
+  int32_t per_channel;         /* 1: q has out_features entries; 0: one entry */
+} tm_fc_params;
+
+/* Fully connected. filter: [out_features, in_features]; bias: [out_features] or NULL. */
+void tm_fully_connected_s8(const tm_fc_params *p, const tm_channel_quant *q, const int8_t *input,
+                           const int8_t *filter, const int32_t *bias, int8_t *output);
+
+typedef struct {
+  int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
+  int32_t act_min, act_max;
+} tm_pool_params;
+
+void tm_avg_pool2d_s8(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,
+                      const tm_dims *out_dims, int8_t *output);
+void tm_max_pool2d_s8(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,
+                      const tm_dims *out_dims, int8_t *output);
+
+/* Broadcasting over up to 4 dimensions: strides are 0 along broadcast dimensions. */
+typedef struct {
+  int32_t out_shape[4];
+  int32_t a_strides[4], b_strides[4];
+} tm_broadcast;
+
+typedef struct {
+  int32_t left_shift;
+  int32_t a_offset, a_multiplier, a_shift;
+  int32_t b_offset, b_multiplier, b_shift;
+  int32_t output_offset, output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} tm_add_params;
+
+void tm_add_s8(const tm_add_params *p, const tm_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *output);
+
+typedef struct {
+  int32_t a_offset, b_offset, output_offset;
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} tm_mul_params;
+
+void tm_mul_s8(const tm_mul_params *p, const tm_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *output);
+
+/* Softmax over the last dimension; exp_table[i] = expf(-input_scale * beta * (255 - i)) computed at generation time. */
+typedef struct {
+  int32_t rows, depth;
+  float output_scale;
+  int32_t output_zero_point;
+  const float *exp_table;      /* 256 entries */
+} tm_softmax_params;
+
+void tm_softmax_s8(const tm_softmax_params *p, const int8_t *input, int8_t *output);
+
+/* Any elementwise int8 -> int8 function as a 256-entry table indexed by (uint8_t)x. May run in place. */
+void tm_lut_s8(const int8_t *table, int32_t size, const int8_t *input, int8_t *output);
+
+void tm_quantize_f32_s8(const float *input, int32_t size, float scale, int32_t zero_point, int8_t *output);
+void tm_dequantize_s8_f32(const int8_t *input, int32_t size, int32_t blocks, float scale, int32_t zero_point,
+                          float *output);
+
+/* Constant padding; before[4] is the NHWC padding in front of each dimension. */
+void tm_pad_s8(const tm_dims *in_dims, const int32_t before[4], int32_t value, const int8_t *input,
+               const tm_dims *out_dims, int8_t *output);
+
+/* Byte copy for layout-only operators whose output cannot share the input's buffer. */
+void tm_copy(const void *input, int32_t bytes, void *output);
+
+/* Mean over any set of dimensions of a rank <= 4 tensor padded at the front to 4-D. Each output is
+ * clamp(requantize(sum - input_sum_offset) + output_offset); outputs follow the input's order with the averaged
+ * dimensions removed. The final shift rounds half away from zero, except for the innermost index (channel) below
+ * round_up_channels, where it rounds half toward +infinity (TFLite's 16-channel SIMD blocks of its 4-D H,W mean). */
+typedef struct {
+  int32_t dims[4];             /* input shape, NHWC-padded */
+  int32_t reduce[4];           /* 1 where the dimension is averaged */
+  int32_t input_sum_offset;    /* subtracted from each sum: input zero point * count, or 0 */
+  int32_t multiplier, shift;   /* the combined input_scale / (count * output_scale) */
+  int32_t output_offset;       /* added after requantization */
+  int32_t round_up_channels;
+} tm_mean_params;
+
+void tm_mean_s8(const tm_mean_params *p, const int8_t *input, int8_t *output);
+
+#endif

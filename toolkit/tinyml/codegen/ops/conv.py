@@ -1,0 +1,67 @@
+"""CONV_2D and DEPTHWISE_CONV_2D."""
+from __future__ import annotations
+
+from tinyml.codegen.context import Lowered, LoweringContext, c_array, dims4
+from tinyml.codegen.ops.common import check_spatial_output, padding_before, require_const, require_int8
+from tinyml.codegen.quant import activation_range, quantize_multiplier
+from tinyml.ir.graph import Operator
+
+
+def lower_conv2d(op: Operator, ctx: LoweringContext) -> Lowered:
+    return _lower(op, ctx, depthwise=False)
+
+
+def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> Lowered:
+    return _lower(op, ctx, depthwise=True)
+
+
+def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
+    x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
+    bias = ctx.tensor(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    require_int8(ctx, op, x, w, y)
+    require_const(ctx, op, w, "filter")
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        raise ctx.fail(op, "expects 4-D input, filter and output")
+    if bias is not None:
+        require_const(ctx, op, bias, "bias")
+        if bias.dtype != "int32":
+            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; only int32 bias is supported")
+    if any(z != 0 for z in w.quant.zero_point):
+        raise ctx.fail(op, f"filter '{w.name}' has a nonzero zero point; int8 weights must be symmetric")
+    out_c = y.shape[3]
+    if depthwise:
+        if w.shape[0] != 1 or w.shape[3] != out_c or out_c % x.shape[3] != 0:
+            raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} / output {list(y.shape)}")
+    elif w.shape[0] != out_c or w.shape[3] != x.shape[3]:
+        raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} (grouped convolution "
+                           "is not supported)")
+    stride_h, stride_w = ctx.option(op, "strideH", minimum=1), ctx.option(op, "strideW", minimum=1)
+    dil_h, dil_w = ctx.option(op, "dilationHFactor", 1, 1), ctx.option(op, "dilationWFactor", 1, 1)
+    same = ctx.padding_same(op)
+    check_spatial_output(ctx, op, x, y, (w.shape[1], w.shape[2]), (stride_h, stride_w), (dil_h, dil_w), same)
+    pad_h = padding_before(x.shape[1], y.shape[1], stride_h, dil_h, w.shape[1], same)
+    pad_w = padding_before(x.shape[2], y.shape[2], stride_w, dil_w, w.shape[2], same)
+    act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
+    mults, shifts = [], []
+    for c in range(out_c):
+        w_scale = w.quant.scale[c] if w.quant.per_channel else w.quant.scale[0]
+        m, s = quantize_multiplier(x.scale * w_scale / y.scale)
+        mults.append(m)
+        shifts.append(s)
+    name = "depthwise_conv2d_s8" if depthwise else "conv2d_s8"
+    p = f"op{op.index}"
+    decls = "\n".join([
+        f"static const int32_t {p}_mult[{out_c}] = {c_array(mults)};",
+        f"static const int32_t {p}_shift[{out_c}] = {c_array(shifts)};",
+        f"static const tm_channel_quant {p}_q = {{{p}_mult, {p}_shift}};",
+        f"static const tm_conv_params {p}_params = {{{stride_h}, {stride_w}, {dil_h}, {dil_w}, {pad_h}, {pad_w}, "
+        f"{out_c // x.shape[3]}, {out_c // 8 * 8 if depthwise else 0}, {-x.zero_point}, {y.zero_point}, "
+        f"{act_min}, {act_max}}};",
+        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
+        f"static const tm_dims {p}_filter = {{{', '.join(map(str, dims4(w.shape)))}}};",
+        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
+    ])
+    bias_expr = ctx.const(bias) if bias is not None else "NULL"
+    call = (f"tm_{name}(&{p}_params, &{p}_q, &{p}_in, {ctx.data(x)}, &{p}_filter, {ctx.const(w)}, {bias_expr}, "
+            f"&{p}_out, {ctx.activation(y)});")
+    return Lowered(kernels=(f"convolution/{name}.c",), decls=decls, call=call)

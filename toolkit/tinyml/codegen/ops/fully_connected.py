@@ -1,0 +1,49 @@
+"""FULLY_CONNECTED."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinyml.codegen.context import Lowered, LoweringContext, c_array
+from tinyml.codegen.ops.common import require_const, require_int8
+from tinyml.codegen.quant import activation_range, quantize_multiplier
+from tinyml.ir.graph import Operator
+
+F32 = np.float32
+
+
+def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Lowered:
+    x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
+    bias = ctx.tensor(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    require_int8(ctx, op, x, w, y)
+    require_const(ctx, op, w, "weights")
+    if op.options.get("weightsFormat", 0) != 0:
+        raise ctx.fail(op, "shuffled weights format is not supported")
+    if bias is not None:
+        require_const(ctx, op, bias, "bias")
+        if bias.dtype != "int32":
+            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; only int32 bias is supported")
+    if any(z != 0 for z in w.quant.zero_point):
+        raise ctx.fail(op, f"weights '{w.name}' have a nonzero zero point; int8 weights must be symmetric")
+    out_features, in_features = w.shape
+    if x.size % in_features or y.size != x.size // in_features * out_features:
+        raise ctx.fail(op, f"input {list(x.shape)} does not fit weights {list(w.shape)}")
+    per_channel = w.quant.per_channel
+    if per_channel:
+        multipliers = [quantize_multiplier(x.scale * s / y.scale) for s in w.quant.scale]
+    else:
+        product = F32(x.scale) * F32(w.quant.scale[0])  # TFLite multiplies the two float scales in float
+        multipliers = [quantize_multiplier(float(product) / y.scale)]
+    act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
+    p = f"op{op.index}"
+    n = len(multipliers)
+    decls = "\n".join([
+        f"static const int32_t {p}_mult[{n}] = {c_array(m for m, _ in multipliers)};",
+        f"static const int32_t {p}_shift[{n}] = {c_array(s for _, s in multipliers)};",
+        f"static const tm_channel_quant {p}_q = {{{p}_mult, {p}_shift}};",
+        f"static const tm_fc_params {p}_params = {{{x.size // in_features}, {in_features}, {out_features}, "
+        f"{-x.zero_point}, {y.zero_point}, {act_min}, {act_max}, {int(per_channel)}}};",
+    ])
+    bias_expr = ctx.const(bias) if bias is not None else "NULL"
+    call = (f"tm_fully_connected_s8(&{p}_params, &{p}_q, {ctx.data(x)}, {ctx.const(w)}, {bias_expr}, "
+            f"{ctx.activation(y)});")
+    return Lowered(kernels=("fully_connected/fully_connected_s8.c",), decls=decls, call=call)
