@@ -3,7 +3,6 @@
 `firmware/` and `boards/` live at the repository root (they are not Python code) and are mapped into the
 wheel as the data packages `tinyml.firmware` and `tinyml.boards`, so an installed `tinyml` finds them.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
-setup(packages=["tinyml", "tinyml.ir", "tinyml.codegen", "tinyml.codegen.ops", "tinyml.targets",
-                "tinyml.firmware", "tinyml.boards"])
+setup(packages=[*find_packages("toolkit"), "tinyml.firmware", "tinyml.boards"])
