@@ -17,6 +17,29 @@ def require_const(ctx: LoweringContext, op: Operator, t: Tensor, what: str) -> N
         raise ctx.fail(op, f"{what} '{t.name}' must be a constant tensor")
 
 
+def weighted_operands(ctx: LoweringContext, op: Operator, weights: str, out_channels_axis: int
+                      ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """Input, constant symmetric int8 weights, optional constant int32 bias (one per output channel), output."""
+    x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
+    bias = ctx.tensor(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    require_int8(ctx, op, x, w, y)
+    require_const(ctx, op, w, weights)
+    if any(z != 0 for z in w.quant.zero_point):
+        raise ctx.fail(op, f"{weights} '{w.name}' has a nonzero zero point; int8 weights must be symmetric")
+    if not -len(w.shape) <= out_channels_axis < len(w.shape):
+        raise ctx.fail(op, f"{weights} '{w.name}' has shape {list(w.shape)}")
+    out_channels = w.shape[out_channels_axis]
+    if w.quant.per_channel and len(w.quant.scale) != out_channels:
+        raise ctx.fail(op, f"{weights} '{w.name}' has {len(w.quant.scale)} scales for {out_channels} channels")
+    if bias is not None:
+        require_const(ctx, op, bias, "bias")
+        if bias.dtype != "int32":
+            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; only int32 bias is supported")
+        if bias.size != out_channels:
+            raise ctx.fail(op, f"bias '{bias.name}' has {bias.size} values for {out_channels} output channels")
+    return x, w, bias, y
+
+
 def require_same_quant(ctx: LoweringContext, op: Operator, a: Tensor, b: Tensor) -> None:
     if a.scale != b.scale or a.zero_point != b.zero_point:
         raise ctx.fail(op, f"input '{a.name}' and output '{b.name}' must share scale and zero point")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tinyml.codegen.context import Lowered, LoweringContext, c_array, dims4
-from tinyml.codegen.ops.common import check_spatial_output, padding_before, require_const, require_int8
+from tinyml.codegen.ops.common import check_spatial_output, padding_before, weighted_operands
 from tinyml.codegen.quant import activation_range, quantize_multiplier
 from tinyml.ir.graph import Operator
 
@@ -16,18 +16,9 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> Lowered:
 
 
 def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
-    x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
-    bias = ctx.tensor(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-    require_int8(ctx, op, x, w, y)
-    require_const(ctx, op, w, "filter")
+    x, w, bias, y = weighted_operands(ctx, op, "filter", 3 if depthwise else 0)
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
         raise ctx.fail(op, "expects 4-D input, filter and output")
-    if bias is not None:
-        require_const(ctx, op, bias, "bias")
-        if bias.dtype != "int32":
-            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; only int32 bias is supported")
-    if any(z != 0 for z in w.quant.zero_point):
-        raise ctx.fail(op, f"filter '{w.name}' has a nonzero zero point; int8 weights must be symmetric")
     out_c = y.shape[3]
     if depthwise:
         if w.shape[0] != 1 or w.shape[3] != out_c or out_c % x.shape[3] != 0:

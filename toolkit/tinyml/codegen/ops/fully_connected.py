@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml.codegen.context import Lowered, LoweringContext, c_array
-from tinyml.codegen.ops.common import require_const, require_int8
+from tinyml.codegen.ops.common import weighted_operands
 from tinyml.codegen.quant import activation_range, quantize_multiplier
 from tinyml.ir.graph import Operator
 
@@ -12,18 +12,11 @@ F32 = np.float32
 
 
 def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Lowered:
-    x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
-    bias = ctx.tensor(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-    require_int8(ctx, op, x, w, y)
-    require_const(ctx, op, w, "weights")
+    x, w, bias, y = weighted_operands(ctx, op, "weights", 0)
     if op.options.get("weightsFormat", 0) != 0:
         raise ctx.fail(op, "shuffled weights format is not supported")
-    if bias is not None:
-        require_const(ctx, op, bias, "bias")
-        if bias.dtype != "int32":
-            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; only int32 bias is supported")
-    if any(z != 0 for z in w.quant.zero_point):
-        raise ctx.fail(op, f"weights '{w.name}' have a nonzero zero point; int8 weights must be symmetric")
+    if len(w.shape) != 2 or min(w.shape) < 1:
+        raise ctx.fail(op, f"weights '{w.name}' must be 2-D, not {list(w.shape)}")
     out_features, in_features = w.shape
     if x.size % in_features or y.size != x.size // in_features * out_features:
         raise ctx.fail(op, f"input {list(x.shape)} does not fit weights {list(w.shape)}")
