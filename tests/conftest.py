@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,16 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 MLPERF_DIR = Path(os.environ.get("TINYML_MLPERF_DIR", REPO.parent / "shared" / "models" / "mlperf-tiny"))
 MLPERF_MODELS = ("kws", "vww", "ic", "ad")
+
+
+REQUIRED_TOOLS = ("cc", "arm-none-eabi-gcc", "qemu-system-arm", "espeak-ng")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite needs its tools: a missing one is an error, never a silently skipped test."""
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise pytest.UsageError(f"missing {', '.join(missing)}: run `bash scripts/test.sh`, which installs them")
 
 
 @pytest.fixture(scope="session")

@@ -22,11 +22,13 @@ class BatchCase:
     inputs: list[np.ndarray]  # one array per model input, each (N, *shape): N whole input tensors
 
 
-def run_batch(cases: Sequence[BatchCase], workdir: Path | None = None) -> list[list[np.ndarray]]:
-    """Compile every case into one executable and run each case's samples; returns outputs per case."""
+def run_batch(cases: Sequence[BatchCase], workdir: Path | None = None, target=None) -> list[list[np.ndarray]]:
+    """Compile every case into one executable and run each case's samples; returns outputs per case.
+    `target` (tinyml.codegen.target): which kernel variants the generator picks (default: portable)."""
     with tempfile.TemporaryDirectory(prefix="tinyml-batch-") as tmp:
         root = Path(workdir or tmp)
-        results = [compile_graph(parse_tflite(c.model, f"case{k}.tflite"), root / f"case{k}", f"tm_case{k}")
+        results = [compile_graph(parse_tflite(c.model, f"case{k}.tflite"), root / f"case{k}", f"tm_case{k}",
+                                 target)
                    for k, c in enumerate(cases)]
         exe = _build(root, results)
         return [_run(exe, k, r, c.inputs) for k, (r, c) in enumerate(zip(results, cases))]

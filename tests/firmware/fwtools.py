@@ -1,20 +1,15 @@
 """Helpers for firmware tests: a dummy model implementing the model.h API, and HAL self-test images."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
 from tinyml.board import Board
 from tinyml.build import hal_sources, link, render_board_sources
 
 HERE = Path(__file__).resolve().parent
 SELFTEST_MAIN = HERE / "selftest.c"
-HAVE_ARM_GCC = shutil.which("arm-none-eabi-gcc") is not None
-HAVE_QEMU = shutil.which("qemu-system-arm") is not None
-needs_arm_gcc = pytest.mark.skipif(not HAVE_ARM_GCC, reason="needs arm-none-eabi-gcc")
 
 DUMMY_MODEL_H = """\
 #ifndef TM_MODEL_H

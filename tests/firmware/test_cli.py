@@ -8,7 +8,6 @@ import numpy as np
 from click.testing import CliRunner
 
 from tests import tflite_models as tm
-from tests.firmware.fwtools import needs_arm_gcc
 from tinyml.cli import main
 
 
@@ -20,7 +19,6 @@ def test_boards_json() -> None:
     assert boards["microbit"]["ram_bytes"] == 16384 and boards["rpi-pico"]["core"] == "cortex-m0plus"
 
 
-@needs_arm_gcc
 def test_build_then_flash_dry_run(tmp_path: Path) -> None:
     model = tmp_path / "net.tflite"
     model.write_bytes(tm.random_network(np.random.default_rng(5)).model)
@@ -38,7 +36,6 @@ def test_build_then_flash_dry_run(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "built for nucleo-f446re, not disco-f746ng" in wrong.output
 
 
-@needs_arm_gcc
 def test_build_over_budget_exits_3(mlperf_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["build", str(mlperf_dir / "vww.tflite"), "--board", "microbit",
                                        "-o", str(tmp_path / "out"), "--json"])

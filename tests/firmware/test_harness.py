@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 
 from tests import tflite_models as tm
-from tests.firmware.fwtools import HAVE_ARM_GCC, HAVE_QEMU
 from tinyml.board import all_boards, get_board
 from tinyml.build import build_firmware
 from tinyml.protocol import ERR_TIMEOUT, NAK, SYNC, FrameDecoder, connect
 from tinyml.targets.qemu import QemuSession
 
 EMULATED = [b.name for b in all_boards() if b.emulator is not None]
-pytestmark = [pytest.mark.qemu, pytest.mark.skipif(not (HAVE_QEMU and HAVE_ARM_GCC),
-                                                   reason="needs qemu-system-arm and arm-none-eabi-gcc")]
+pytestmark = pytest.mark.qemu
 
 
 @pytest.fixture(scope="module")

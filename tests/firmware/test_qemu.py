@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 import serial
 
-from tests.firmware.fwtools import HAVE_ARM_GCC, HAVE_QEMU, build_selftest
+from tests.firmware.fwtools import build_selftest
 from tinyml.board import all_boards, get_board
 from tinyml.errors import TinymlError
 from tinyml.targets.qemu import QemuSession, ticks_to_instructions
 
 EMULATED = [b.name for b in all_boards() if b.emulator is not None]
 LOOP_INSTRUCTIONS = 2_000_000  # selftest.c: 1,000,000 iterations of subs + bne
-pytestmark = [pytest.mark.qemu, pytest.mark.skipif(not (HAVE_QEMU and HAVE_ARM_GCC),
-                                                   reason="needs qemu-system-arm and arm-none-eabi-gcc")]
+pytestmark = pytest.mark.qemu
 
 
 @pytest.fixture(scope="module")

@@ -187,12 +187,13 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path) -> BuildResult
     Use `require_fit` to turn that into the exit-code-3 error.
     """
     from tinyml.codegen import compile_model
+    from tinyml.codegen.target import Target
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        compiled = compile_model(Path(model_path), work / "model")
+        compiled = compile_model(Path(model_path), work / "model", target=Target.for_board(board))
         result = build_compiled(compiled, board, work, final_dir=out_dir)
         _replace_dir(work, out_dir)
     except BaseException:

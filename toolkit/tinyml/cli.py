@@ -122,5 +122,230 @@ def flash(board_name: str, build_dir: Path, probe: str | None, dry_run: bool) ->
     click.echo(line if dry_run else f"flashed {build_dir} with: {line}")
 
 
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", "board_name", required=True, help="Board name (see `tinyml boards`) or a .toml profile.")
+@click.option("--emulator", type=click.Choice(["qemu"]), help="Run in the board's emulator (the default).")
+@click.option("--port", help="Serial port or pyserial URL of a flashed board (instead of the emulator).")
+@click.option("--inputs", "inputs_path", type=click.Path(path_type=Path),
+              help=".npy of shape (N, *input_shape[1:]) (.npz: one array per input); default: random samples.")
+@click.option("--output", "output_path", type=click.Path(path_type=Path),
+              help="Write the outputs the device returned (.npy; .npz for several outputs).")
+@click.option("--runs", type=int, help="Inferences: random samples to draw (default 10), or the first N of --inputs.")
+@click.option("--build-dir", type=click.Path(path_type=Path),
+              help="Firmware build directory (reused if it holds this model for this board; default: a cache).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+def bench(model: Path, board_name: str, emulator: str | None, port: str | None, inputs_path: Path | None,
+          output_path: Path | None, runs: int | None, build_dir: Path | None, as_json: bool) -> None:
+    """Run MODEL on a board (emulated, or flashed on --port), check every output against the host reference and
+    report instructions or cycles, latency, memory and energy per inference. Exit code 5 if any output differs."""
+    from tinyml import npyio
+    from tinyml.bench import bench as run_bench
+    from tinyml.board import get_board
+    from tinyml.errors import MISMATCH
+
+    if emulator and port:
+        raise TinymlError("--emulator and --port exclude each other")
+    board = get_board(board_name)
+    inputs = npyio.load_inputs(inputs_path) if inputs_path else None
+    report = run_bench(model, board, port=port, inputs=inputs, runs=runs, build_dir=build_dir,
+                       progress=not as_json and sys.stderr.isatty(), source=str(inputs_path or "inputs"))
+    if output_path:
+        npyio.save_outputs(output_path, report.outputs)
+    _emit(report.to_json(), as_json,
+          f"{report.board} ({report.target}): {report.outputs_match}/{report.outputs_total} outputs match the "
+          f"reference ({', '.join(report.references)}) over {report.runs} runs\n"
+          f"  {report.counter} per inference: {report.count_per_inference:,} (min {min(report.per_inference):,}, "
+          f"max {max(report.per_inference):,})\n"
+          f"  latency estimate: {report.latency_ms_estimate:.3f} ms = {report.latency_basis}\n"
+          f"  energy estimate: {report.energy_uj_estimate:.3f} uJ per inference\n"
+          f"  flash {report.flash_bytes} B (weights {report.weights_bytes} B), RAM {report.ram_bytes} B "
+          f"(arena {report.arena_bytes} B), peak stack {report.stack_peak_bytes} B")
+    if report.mismatched_samples:
+        shown = ", ".join(map(str, report.mismatched_samples[:20]))
+        more = f" and {len(report.mismatched_samples) - 20} more" if len(report.mismatched_samples) > 20 else ""
+        raise TinymlError(f"outputs differ from the reference for samples {shown}{more}", MISMATCH)
+
+
+# ---- training commands (train, quantize, prune, distill, fit) ----
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+@main.command()
+@click.argument("recipe")
+@click.option("--data", "data_spec", help="Built-in data set (digits, kws, vibration, gesture), a .npz file or a "
+                                          "folder of WAV files (one sub-folder per class). Default: the recipe's.")
+@click.option("--epochs", type=int, help="Training epochs (default: the recipe's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, initialisation, shuffling.")
+@click.option("--width", type=float, help="Width multiplier (or RECIPE:WIDTH).")
+@click.option("--depth", type=float, default=1.0, show_default=True, help="Depth multiplier.")
+@click.option("--small-data", is_flag=True, help="Use the reduced built-in data set (fast tests).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for model.keras, metrics.json, tinyml.json (and features.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics.json.")
+def train(recipe: str, data_spec: str | None, epochs: int | None, seed: int, width: float | None, depth: float,
+          small_data: bool, out_dir: Path, as_json: bool) -> None:
+    """Train RECIPE (kws, image, resnet8, anomaly, gesture; RECIPE:WIDTH) and save it with its metrics."""
+    from tinyml.trainer import train as run
+
+    result = run(recipe, out_dir, data_spec=data_spec, epochs=epochs, seed=seed, width=width, depth=depth,
+                 small_data=small_data, progress=True)
+    m = result.metrics
+    _emit(m, as_json, f"{m['recipe']} (width {m['width']:g}, depth {m['depth']:g}, {m['params']} params) on "
+                      f"{m['dataset']['name']} [{m['dataset']['content_hash']}], seed {m['seed']}: float "
+                      f"{m['metric']} val {_pct(m['float_val'])}, test {_pct(m['float_test'])} -> {out_dir}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--calib", "calib_spec", help="Calibration/evaluation data (built-in name, .npz, WAV folder); "
+                                            "default: the data the model was trained on (its tinyml.json).")
+@click.option("--seed", type=int, help="Split seed (default: the model's training seed).")
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The int8 .tflite to write (a .json report is written beside it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Path, as_json: bool) -> None:
+    """Full-integer int8 PTQ of MODEL (.keras, model dir, SavedModel dir or .onnx); reports float, int8 (TFLite)
+    and compiled-C (host) accuracy on the test split."""
+    from tinyml.quantize import quantize as run
+
+    r = run(model, out_path, calib_spec, seed=seed)
+    _emit(r.to_json(), as_json,
+          f"{out_path}: {r.tflite_bytes} B; test {r.metric} over {r.test_samples} samples: float "
+          f"{_pct(r.float_accuracy)}, int8 TFLite {_pct(r.int8_accuracy)}, compiled C on host "
+          f"{_pct(r.host_c_accuracy)} ({'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'})")
+
+
+@main.command()
+@click.option("--board", "board_name", required=True, help="Board name (see `tinyml boards`) or a .toml profile.")
+@click.option("--recipe", "recipe", required=True, help="Recipe to search (kws, image, resnet8, anomaly, gesture).")
+@click.option("--max-ram-kb", type=float, help="RAM budget (KB; default and upper bound: the board's).")
+@click.option("--max-flash-kb", type=float, help="Flash budget (KB; default and upper bound: the board's).")
+@click.option("--max-latency-ms", type=float, help="Latency budget per inference (ms at the board's clock).")
+@click.option("--max-energy-uj", type=float, help="Energy budget per inference (uJ, board power model).")
+@click.option("--min-accuracy", type=float, help="Minimum int8 validation accuracy (AUC for anomaly), 0..1.")
+@click.option("--data", "data_spec", help="Data instead of the recipe's (built-in name, .npz, WAV folder).")
+@click.option("--epochs", type=int, help="Training epochs per candidate (default: the recipe's).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-train", type=int, default=8, show_default=True, help="Train at most this many candidates.")
+@click.option("--device-samples", type=int, help="Test samples to run in the emulator (default: the whole split).")
+@click.option("--widths", help="Comma-separated width multipliers (default: the recipe's grid).")
+@click.option("--depths", help="Comma-separated depth multipliers (default: the recipe's grid).")
+@click.option("--small-data", is_flag=True, help="Use the reduced built-in data set (fast tests).")
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
+              help="Work and result directory (default: fit-RECIPE-BOARD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def fit(board_name: str, recipe: str, max_ram_kb: float | None, max_flash_kb: float | None,
+        max_latency_ms: float | None, max_energy_uj: float | None, min_accuracy: float | None,
+        data_spec: str | None, epochs: int | None, seed: int, max_train: int, device_samples: int | None,
+        widths: str | None, depths: str | None, small_data: bool, out_dir: Path | None, as_json: bool) -> None:
+    """Search RECIPE's width/depth grid for the most accurate int8 model within the board's budgets, build it
+    and run it in the board's emulator. Exit code 3 if nothing fits."""
+    from tinyml.fit import fit as run
+
+    def floats(text: str | None, name: str) -> tuple[float, ...] | None:
+        try:
+            return tuple(float(v) for v in text.split(",")) if text else None
+        except ValueError:
+            raise TinymlError(f"{name} takes comma-separated numbers, got '{text}'") from None
+
+    out_dir = out_dir or Path(f"fit-{recipe}-{Path(board_name).stem}")
+    r = run(recipe, board_name, out_dir, max_ram_kb=max_ram_kb, max_flash_kb=max_flash_kb,
+            max_latency_ms=max_latency_ms, max_energy_uj=max_energy_uj, min_accuracy=min_accuracy,
+            epochs=epochs, data_spec=data_spec, seed=seed, small_data=small_data, max_train=max_train,
+            device_samples=device_samples, widths=floats(widths, "--widths"), depths=floats(depths, "--depths"),
+            progress=True)
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=2))
+        return
+    metric = r.chosen["metric"] if r.chosen else "accuracy"
+    click.echo(f"{'candidate':12} {'params':>8} {'MACs':>10} {'flash B':>8} {'RAM B':>7} {'ms est':>9} "
+               f"{'uJ est':>9} {'int8 val':>8} {'int8 test':>9}  fits")
+    for c in r.table:
+        acc = lambda v: f"{v:.4f}" if v is not None else "-"  # noqa: E731
+        click.echo(f"{c['tag']:12} {c['params']:>8} {c['macs']:>10} {c['flash_bytes']:>8} {c['ram_bytes']:>7} "
+                   f"{c['latency_ms_estimate']:>9.2f} {c['energy_uj_estimate']:>9.2f} {acc(c['int8_val']):>8} "
+                   f"{acc(c['int8_test']):>9}  {'yes' if c['fits'] else '; '.join(c['violations'])}")
+    ch = r.chosen
+    click.echo(f"chosen {ch['candidate']} for {r.board}: int8 test {metric} {_pct(ch['accuracy_int8'])} "
+               f"(compiled C {_pct(ch['accuracy_host_c'])}), flash {ch['flash_bytes']} B, RAM {ch['ram_bytes']} B, "
+               f"~{ch['latency_ms_estimate']:.2f} ms, ~{ch['energy_uj_estimate']:.2f} uJ -> {ch['model']}")
+    if r.device:
+        d = r.device
+        click.echo(f"QEMU: {d['samples']} test samples, {metric} {_pct(d['accuracy'])}, outputs "
+                   f"{'match' if d['outputs_match_reference'] else 'DIFFER from'} the reference, "
+                   f"{d['instructions_per_inference']:,} instructions per inference (estimated "
+                   f"{d['instructions_estimate']:,})")
+    click.echo(f"Pareto plot: {r.pareto_plot}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--sparsity", type=float, help="Magnitude pruning: fraction of each kernel's weights set to zero.")
+@click.option("--channels", type=float, help="Structured pruning: fraction of channels removed per prunable layer.")
+@click.option("--epochs", type=int, help="Fine-tuning epochs (default: a third of the recipe's).")
+@click.option("--data", "data_spec", help="Data (default: the model's training data).")
+@click.option("--board", "board_name", default="mps2-an386", show_default=True,
+              help="Board for flash/arena sizes and emulator instruction counts.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for the pruned model.keras, model.tflite and metrics.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def prune(model: Path, sparsity: float | None, channels: float | None, epochs: int | None, data_spec: str | None,
+          board_name: str, out_dir: Path, as_json: bool) -> None:
+    """Prune a trained MODEL (magnitude --sparsity or structured --channels), fine-tune, report before/after."""
+    from tinyml.prune import prune as run
+
+    r = run(model, out_dir, sparsity=sparsity, channels=channels, epochs=epochs, data_spec=data_spec,
+            board_name=board_name, progress=True)
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=2))
+        return
+    click.echo(f"{r.mode} pruning {r.amount:g} of {model} ({r.fine_tune_epochs} fine-tuning epochs), on {r.board}:")
+    click.echo(f"{'':10} {'params':>8} {'non-zero':>8} {'MACs':>10} {'flash B':>8} {'arena B':>8} "
+               f"{'instructions':>13} {'float':>7} {'int8':>7} {'C host':>7}")
+    for name, s in (("before", r.before), ("after", r.after)):
+        click.echo(f"{name:10} {s.params:>8} {s.nonzero_params:>8} {s.macs:>10} {s.flash_bytes:>8} "
+                   f"{s.arena_bytes:>8} {s.instructions if s.instructions is not None else '-':>13} "
+                   f"{s.float_accuracy:>7.4f} {s.int8_accuracy:>7.4f} {s.host_c_accuracy:>7.4f}")
+    click.echo(f"note: {r.note}")
+
+
+@main.command()
+@click.option("--teacher", "teacher", required=True, type=click.Path(path_type=Path),
+              help="Trained teacher (model directory from `tinyml train`, or .keras).")
+@click.option("--student", "student", required=True, help="Student recipe, RECIPE[:WIDTH] (e.g. kws:0.25).")
+@click.option("--temperature", type=float, default=4.0, show_default=True)
+@click.option("--alpha", type=float, default=0.7, show_default=True, help="Weight of the distillation term.")
+@click.option("--epochs", type=int, help="Epochs for both students (default: the recipe's).")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds (e.g. 0,1,2).")
+@click.option("--data", "data_spec", help="Data (default: the teacher's training data).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def distill(teacher: Path, student: str, temperature: float, alpha: float, epochs: int | None, seeds: str,
+            data_spec: str | None, out_dir: Path, as_json: bool) -> None:
+    """Distill a student recipe from a teacher; compare with the same student trained alone (same data, epochs,
+    seeds)."""
+    from tinyml.distill import distill as run
+
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(","))
+    except ValueError:
+        raise TinymlError(f"--seeds takes comma-separated integers, got '{seeds}'") from None
+    r = run(teacher, student, out_dir, temperature=temperature, alpha=alpha, epochs=epochs, seeds=seed_list,
+            data_spec=data_spec, progress=True)
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=2))
+        return
+    click.echo(f"teacher {r.teacher_params} params, float test {_pct(r.teacher_float)}; student {r.student} "
+               f"width {r.width:g} ({r.student_params} params), T={r.temperature:g}, alpha={r.alpha:g}, "
+               f"{r.epochs} epochs")
+    for s in r.seeds:
+        click.echo(f"  seed {s.seed}: alone int8 {_pct(s.alone_int8)}, distilled int8 {_pct(s.distilled_int8)} "
+                   f"(compiled C {_pct(s.distilled_host_c)})")
+    click.echo(f"mean int8 test {r.metric}: alone {_pct(r.alone_int8_mean)}, distilled {_pct(r.distilled_int8_mean)}")
+
+
 if __name__ == "__main__":
     main()

@@ -4,6 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from tinyml.codegen.target import HOST, Target
 from tinyml.errors import TinymlError
 from tinyml.ir.graph import Graph, Operator, Tensor
 
@@ -21,6 +24,8 @@ class Lowered:
     scratch_bytes: int = 0
     inplace_input: int | None = None  # an input tensor whose buffer the output may take over
     alias_input: int | None = None    # the output IS this input's bytes (no code runs)
+    overlap_input: int | None = None  # the kernel writes its output over this input, which dies with the operator,
+    overlap_delta: int = 0            # ... placed exactly overlap_delta bytes after the output's start (may be < 0)
 
 
 @dataclass
@@ -28,6 +33,10 @@ class LoweringContext:
     graph: Graph
     prefix: str
     constants: dict[int, str] = field(default_factory=dict)  # tensor index -> C symbol of its const array
+    target: Target = HOST
+    # Arrays the generator derives from constants for a kernel variant (re-arranged weights, folded biases):
+    # C symbol -> (C type, values). They are emitted and counted in weights_bytes like the constant tensors.
+    derived: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
 
     def tensor(self, op: Operator, position: int, *, outputs: bool = False) -> Tensor:
         indices = op.outputs if outputs else op.inputs
@@ -64,6 +73,12 @@ class LoweringContext:
         if t.index not in self.constants:
             self.constants[t.index] = f"{self.prefix}_w{t.index}_{c_ident(t.name)[:40]}"
         return self.constants[t.index]
+
+    def derived_const(self, name: str, ctype: str, values) -> str:
+        """A generated constant array (stored in model_weights.c); returns its C symbol."""
+        sym = f"{self.prefix}_{name}"
+        self.derived[sym] = (ctype, np.asarray(values).reshape(-1))
+        return sym
 
     def data(self, t: Tensor) -> str:
         return self.const(t) if t.is_constant else self.activation(t)

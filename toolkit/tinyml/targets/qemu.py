@@ -41,12 +41,12 @@ def ticks_to_instructions(board: Board, ticks: int) -> int:
     return round(ticks * 1e9 / board.boot_clock_hz)
 
 
-def qemu_command(board: Board, elf: Path, port: int) -> list[str]:
+def qemu_command(board: Board, elf: Path, port: int, extra_args: tuple[str, ...] = ()) -> list[str]:
     if board.emulator is None:
         raise TinymlError(f"board {board.name} has no emulator; use a real board on --port", BAD_INPUT)
     return [QEMU, "-M", board.emulator, "-nodefaults", "-display", "none", "-monitor", "none",
             "-icount", "shift=0",
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf)]
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf), *extra_args]
 
 
 def _free_port() -> int:
@@ -65,12 +65,13 @@ def _die_with_parent() -> None:
 class QemuSession:
     """One emulator run; `url` is the pyserial URL of the board's first UART."""
 
-    def __init__(self, board: Board, elf: Path, max_seconds: float = 600.0) -> None:
+    def __init__(self, board: Board, elf: Path, max_seconds: float = 600.0, extra_args: tuple[str, ...] = ()) -> None:
         if shutil.which(QEMU) is None:
             raise TinymlError(f"{QEMU} not found; install qemu-system-arm (Debian: qemu-system-arm)", BAD_INPUT)
         if not Path(elf).is_file():
             raise TinymlError(f"firmware image {elf} not found; run `tinyml build` first", BAD_INPUT)
         self.board, self.elf, self.max_seconds = board, Path(elf), max_seconds
+        self.extra_args = tuple(extra_args)  # e.g. QEMU logging options (tinyml.targets.cycle_estimate)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
@@ -96,7 +97,7 @@ class QemuSession:
     def _start(self) -> None:
         self.port = _free_port()
         self.process = subprocess.Popen(
-            qemu_command(self.board, self.elf, self.port), stdin=subprocess.DEVNULL, stdout=self._log,
+            qemu_command(self.board, self.elf, self.port, self.extra_args), stdin=subprocess.DEVNULL, stdout=self._log,
             stderr=self._log, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self._watchdog = threading.Timer(self.max_seconds, self._expire)
         self._watchdog.daemon = True

@@ -120,4 +120,30 @@ typedef struct {
 
 void tm_mean_s8(const tm_mean_params *p, const int8_t *input, int8_t *output);
 
+/* Any convolution kernel with tm_conv2d_s8's signature (it must compute any valid shape, batch 1). */
+typedef void (*tm_conv_kernel)(const tm_conv_params *p, const tm_channel_quant *q,
+                               const tm_dims *in_dims, const int8_t *input,
+                               const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                               const tm_dims *out_dims, int8_t *output);
+
+typedef struct {
+  int32_t ring_rows;           /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds */
+  int32_t backward;            /* 1: compute rows from the last to the first */
+} tm_inplace_params;
+
+/* `kernel` run row by row over an output that overlaps its input (the input dies with it); pending rows wait in
+ * `ring` until their place holds no input bytes still to be read. Same bytes out as `kernel` on separate buffers. */
+void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, const tm_conv_params *p,
+                        const tm_channel_quant *q, const tm_dims *in_dims, const int8_t *input,
+                        const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                        const tm_dims *out_dims, int8_t *output, int8_t *ring);
+
+/* CONV_2D (portable arithmetic) whose int8 output is added to `skip` (same shape) with TFLite's int8 ADD; the
+ * convolution is ADD's first operand if conv_is_first. `output` may be `skip`. */
+void tm_conv2d_add_s8(const tm_conv_params *p, const tm_channel_quant *q,
+                      const tm_dims *in_dims, const int8_t *input,
+                      const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                      const tm_dims *out_dims, const tm_add_params *add, int32_t conv_is_first,
+                      const int8_t *skip, int8_t *output);
+
 #endif

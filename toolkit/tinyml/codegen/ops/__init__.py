@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tinyml.codegen.context import Lowered, LoweringContext
-from tinyml.codegen.ops import activation, conv, elementwise, fully_connected, layout, pool, reduce
+from tinyml.codegen.ops import activation, conv, elementwise, fully_connected, fused, layout, pool, reduce
 from tinyml.ir.graph import Operator
 
 Lowering = Callable[[Operator, LoweringContext], Lowered]
@@ -32,12 +32,14 @@ LOWERINGS: dict[str, Lowering] = {
     "PAD": layout.lower_pad,
     "PADV2": layout.lower_pad,
     "MEAN": reduce.lower_mean,
+    "CONV_2D_ADD": fused.lower_conv2d_add,  # internal: CONV_2D + ADD fused by tinyml.codegen.fuse
 }
+INTERNAL_OPS = ("CONV_2D_ADD",)
 
 
 def lower(op: Operator, ctx: LoweringContext) -> Lowered:
     fn = LOWERINGS.get(op.opcode)
     if fn is None:
         raise ctx.fail(op, f"operator type {op.opcode} is not supported by tinyml "
-                           f"(supported: {', '.join(sorted(LOWERINGS))})")
+                           f"(supported: {', '.join(sorted(set(LOWERINGS) - set(INTERNAL_OPS)))})")
     return fn(op, ctx)

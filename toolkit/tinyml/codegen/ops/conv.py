@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tinyml.codegen.context import Lowered, LoweringContext, c_array, dims4
+from tinyml.codegen.ops import dsp
 from tinyml.codegen.ops.common import check_spatial_output, padding_before, weighted_operands
 from tinyml.codegen.quant import activation_range, quantize_multiplier
 from tinyml.ir.graph import Operator
@@ -39,6 +40,13 @@ def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
         m, s = quantize_multiplier(x.scale * w_scale / y.scale)
         mults.append(m)
         shifts.append(s)
+    if ctx.target.dsp:  # SIMD variants (tinyml.codegen.ops.dsp), same bytes out
+        geometry = (stride_h, stride_w, dil_h, dil_w, pad_h, pad_w)
+        if not depthwise:
+            return dsp.lower_conv2d(op, ctx, x, w, bias, y, mults, shifts, geometry, act_min, act_max)
+        if dsp.depthwise_supported(x, w, y):
+            return dsp.lower_depthwise_conv2d(op, ctx, x, w, bias, y, mults, shifts, geometry, out_c // 8 * 8,
+                                              act_min, act_max)
     name = "depthwise_conv2d_s8" if depthwise else "conv2d_s8"
     p = f"op{op.index}"
     decls = "\n".join([

@@ -33,17 +33,22 @@ def _inplace(op: Operator, a, b, y) -> int | None:
     return None
 
 
-def lower_add(op: Operator, ctx: LoweringContext) -> Lowered:
-    a, b, y = _operands(op, ctx)
+def add_params(a, b, y, act_min: int, act_max: int) -> str:
+    """C initializer of tm_add_params for int8 a + b -> y (TFLite's arithmetic); also used by CONV_2D_ADD."""
     twice_max = 2.0 * float(max(F32(a.scale), F32(b.scale)))
     ma, sa = quantize_multiplier(a.scale / twice_max)
     mb, sb = quantize_multiplier(b.scale / twice_max)
     mo, so = quantize_multiplier(twice_max / float(F32(1 << ADD_LEFT_SHIFT) * F32(y.scale)))
+    return (f"{{{ADD_LEFT_SHIFT}, {-a.zero_point}, {ma}, {sa}, {-b.zero_point}, {mb}, {sb}, {y.zero_point}, "
+            f"{mo}, {so}, {act_min}, {act_max}}}")
+
+
+def lower_add(op: Operator, ctx: LoweringContext) -> Lowered:
+    a, b, y = _operands(op, ctx)
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
     p = f"op{op.index}"
     decls = "\n".join([
-        f"static const tm_add_params {p}_params = {{{ADD_LEFT_SHIFT}, {-a.zero_point}, {ma}, {sa}, "
-        f"{-b.zero_point}, {mb}, {sb}, {y.zero_point}, {mo}, {so}, {act_min}, {act_max}}};",
+        f"static const tm_add_params {p}_params = {add_params(a, b, y, act_min, act_max)};",
         f"static const tm_broadcast {p}_bc = {broadcast_strides(a.shape, b.shape, y.shape)};",
     ])
     call = f"tm_add_s8(&{p}_params, &{p}_bc, {ctx.data(a)}, {ctx.data(b)}, {ctx.activation(y)});"

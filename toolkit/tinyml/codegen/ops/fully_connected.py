@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml.codegen.context import Lowered, LoweringContext, c_array
+from tinyml.codegen.ops import dsp
 from tinyml.codegen.ops.common import weighted_operands
 from tinyml.codegen.quant import activation_range, quantize_multiplier
 from tinyml.ir.graph import Operator
@@ -27,6 +28,8 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Lowered:
         product = F32(x.scale) * F32(w.quant.scale[0])  # TFLite multiplies the two float scales in float
         multipliers = [quantize_multiplier(float(product) / y.scale)]
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
+    if ctx.target.dsp:  # SIMD variant (tinyml.codegen.ops.dsp), same bytes out
+        return dsp.lower_fully_connected(op, ctx, x, w, bias, y, multipliers, act_min, act_max)
     p = f"op{op.index}"
     n = len(multipliers)
     decls = "\n".join([

@@ -1,0 +1,113 @@
+/* The DSP/SIMD kernel variants (Cortex-M4/M7/M33/M55; emulated bit for bit on the host, see dsp.h). The generator
+ * selects them per layer (tinyml/codegen/ops/dsp.py) and stores their weights pre-arranged:
+ *  - weights keep the natural k order inside each group of 4 (SXTB16 pairs (k0,k2),(k1,k3) on both operands);
+ *  - the input offset is folded into the bias: sum (x+off)*w = sum x*w + off*sum w. Padded taps read the input zero
+ *    point (x = -off), so the fold stays exact where padding is involved;
+ *  - requantization per output channel through tm_requant_ch (fast) or tm_channel_quant (general, `fast` = 0). */
+#ifndef TINYML_KERNELS_DSP_H
+#define TINYML_KERNELS_DSP_H
+#include <stdint.h>
+#include "tinyml/dsp.h"
+#include "tinyml/kernels.h"
+#include "tinyml/requant.h"
+
+typedef struct {
+  int32_t fast;                /* 1: every channel may use tm_requant_fast */
+  int32_t output_offset;       /* for the general path */
+  int32_t act_min, act_max;
+  const tm_requant_ch *ch;     /* per output channel */
+  const int32_t *multiplier;   /* per output channel (general path) */
+  const int32_t *shift;
+} tm_dsp_requant;
+
+/* Requantize one accumulator of output channel `o`, add the zero point, clamp to the activation range. */
+static inline int32_t tm_dsp_output(int32_t acc, const tm_dsp_requant *rq, int32_t o) {
+  int32_t v = rq->fast ? tm_requant_fast(acc, &rq->ch[o])
+                       : tm_requantize_round_up(acc, rq->multiplier[o], rq->shift[o]) + rq->output_offset;
+  v = v < rq->act_min ? rq->act_min : v;
+  return v > rq->act_max ? rq->act_max : v;
+}
+
+/* Output stage modes, chosen once per call so the per-output code has no branch (see tm_dsp_mode). */
+enum { TM_DSP_GENERAL = 0, TM_DSP_FAST_SAT = 1, TM_DSP_FAST_CLAMP = 2 };
+
+static inline int32_t tm_dsp_mode(const tm_dsp_requant *rq) {
+  if (!rq->fast) return TM_DSP_GENERAL;
+  return rq->act_min == -128 && rq->act_max == 127 ? TM_DSP_FAST_SAT : TM_DSP_FAST_CLAMP;
+}
+
+/* One channel's output stage with its parameters in registers: load once, apply to every pixel of a tile. */
+typedef struct {
+  int32_t multiplier, pre_shift, post_shift, add;
+} tm_dsp_ch;
+
+static inline __attribute__((always_inline)) tm_dsp_ch tm_dsp_load_ch(const tm_dsp_requant *rq, int32_t o,
+                                                                       int32_t mode) {
+  tm_dsp_ch c;
+  if (mode == TM_DSP_GENERAL) {
+    c.multiplier = rq->multiplier[o];
+    c.pre_shift = rq->shift[o];
+    c.post_shift = c.add = 0;
+  } else {
+    const tm_requant_ch *r = &rq->ch[o];
+    c.multiplier = r->multiplier;
+    c.pre_shift = r->pre_shift;
+    c.post_shift = r->post_shift;
+    c.add = r->add;
+  }
+  return c;
+}
+
+static inline __attribute__((always_inline)) int8_t tm_dsp_apply(int32_t acc, tm_dsp_ch c, int32_t mode,
+                                                                  int32_t zp, int32_t lo, int32_t hi) {
+  int32_t v;
+  if (mode == TM_DSP_GENERAL) {
+    v = tm_requantize_round_up(acc, c.multiplier, c.pre_shift) + zp;
+  } else {
+    v = (tm_smmulr((int32_t)((uint32_t)acc << c.pre_shift), c.multiplier) + c.add) >> c.post_shift;
+    if (mode == TM_DSP_FAST_SAT) return (int8_t)tm_ssat8(v);
+  }
+  v = v < lo ? lo : v;
+  return (int8_t)(v > hi ? hi : v);
+}
+
+/* Fully connected. weights: rows in blocks of 4; per group of 4 inputs, `wide` = 0: the 4 rows' int8 words;
+ * wide = 1: 4 words (k0,k2) as int16 pairs, then 4 words (k1,k3). Rows past the last block of 4: row by row.
+ * bias: folded, one per row. scratch: k4 / 2 words (the input widened). */
+typedef struct {
+  int32_t batches, in_features, out_features, k4;
+  int32_t wide;
+} tm_fc_dsp_params;
+
+void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *rq, const int8_t *input,
+                               const void *weights, const int32_t *bias, int8_t *output, int32_t *scratch);
+
+/* Convolution as a GEMM over im2col rows of two pixels at a time: k = (ky*kw + kx)*in_c + ic, padded to k4 with
+ * zero weights. weights: output channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
+ * an odd last channel: its words. scratch: 4*k4 bytes (two widened rows) + k4 bytes (gather row) when in_c % 4. */
+typedef struct {
+  int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t k4;
+  int32_t pad_value;           /* the input zero point */
+} tm_conv_dsp_params;
+
+void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
+                      const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
+                      const int8_t *weights, const int32_t *bias, const tm_dims *out_dims, int8_t *output,
+                      void *scratch);
+
+/* Depthwise convolution, depth multiplier 1, channels % 4 == 0. weights: per tap, per group of 4 channels, two
+ * words of int16 pairs (c0,c2),(c1,c3). Channels >= vector_channels round ties away (general path). scratch:
+ * in_c bytes (a row of the zero point, read by padded taps). */
+typedef struct {
+  int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t pad_value;
+  int32_t vector_channels;
+} tm_dw_dsp_params;
+
+void tm_depthwise_conv2d_s8_dsp(const tm_dw_dsp_params *p, const tm_dsp_requant *rq,
+                                const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
+                                const int32_t *weights, const int32_t *bias, const tm_dims *out_dims,
+                                int8_t *output, int8_t *scratch);
+
+#endif

@@ -1,0 +1,142 @@
+"""In-place convolutions (tm_conv_inplace_s8) and the fused residual CONV_2D + ADD (tm_conv2d_add_s8) against the
+TFLite reference, byte for byte: random single convolutions forced in place whatever the ring costs (every
+geometry: strides, dilations, padding, depth multipliers, growing and shrinking channels), MobileNet-like chains and
+residual blocks in place as the generator chooses, and random networks (which must exercise both paths)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinyml.codegen.compiler as compiler
+from tests.host_batch import BatchCase, run_batch
+from tests.tflite_models import (GraphBuilder, _add_conv, _add_depthwise, _choice, _real_std, _scaled_qp,
+                                 add, random_case, random_network, random_qp, run_reference)
+from tinyml.codegen import inplace
+
+SAMPLES = 4
+
+
+class _Counter:
+    """Wraps the compiler's in-place and fusion steps to count what the compiled models used."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.inplace = self.fused = 0
+        make, fuse = compiler.make_inplace, compiler.fuse_conv_add
+
+        def counting_make(op, ctx, low):
+            out = make(op, ctx, low)
+            self.inplace += out.overlap_input is not None
+            return out
+
+        def counting_fuse(graph):
+            out = fuse(graph)
+            self.fused += len(graph.operators) - len(out.operators)
+            return out
+
+        monkeypatch.setattr(compiler, "make_inplace", counting_make)
+        monkeypatch.setattr(compiler, "fuse_conv_add", counting_fuse)
+
+
+def _samples(inputs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    return [np.stack([x] + [rng.integers(-128, 128, size=x.shape, dtype=np.int8) for _ in range(SAMPLES - 1)])
+            for x in inputs]
+
+
+def _check(models: list[tuple[bytes, list[np.ndarray]]], rng: np.random.Generator) -> None:
+    batch = [BatchCase(model, _samples(inputs, rng)) for model, inputs in models]
+    ours = run_batch(batch)
+    failures = []
+    for k, (item, got) in enumerate(zip(batch, ours)):
+        for i in range(SAMPLES):
+            want = run_reference(item.model, [x[i] for x in item.inputs])
+            for w, g in zip(want, got):
+                if not np.array_equal(w.view(np.uint8), g[i].view(np.uint8)):
+                    failures.append(f"model {k} sample {i}: {int((w != g[i]).sum())} of {w.size} differ")
+    assert not failures, f"{len(failures)} mismatches, first: {failures[0]}"
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_forced_inplace_convolutions_match_tflite(op: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(sum(map(ord, op)) + 5)
+    cases = [random_case(op, rng) for _ in range(150)]
+    _check([(c.model, c.inputs) for c in cases], rng)
+    assert counter.inplace == len(cases)
+
+
+def _image(rng: np.random.Generator, b: GraphBuilder, max_size: int = 14, max_channels: int = 16) -> int:
+    shape = (1, int(rng.integers(1, max_size + 1)), int(rng.integers(1, max_size + 1)),
+             int(rng.integers(1, max_channels + 1)))
+    return b.input(shape, random_qp(rng, 1e-2, 1e-1))
+
+
+def _geometry(rng: np.random.Generator, kernel: int, stride: int) -> dict:
+    return {"kernel": (kernel, kernel), "stride": (stride, stride), "dilation": (1, 1),
+            "padding": _choice(rng, ["SAME", "SAME", "VALID"])}
+
+
+def _mobilenet_chain(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
+    """conv -> (depthwise 3x3 stride 1 or 2 -> pointwise growing or shrinking) x n, every input dying."""
+    b = GraphBuilder()
+    x = _image(rng, b, max_size=20)
+    geometry = _geometry(rng, 3, int(rng.integers(1, 3)))
+    if min(b.tensors[x].shape[1:3]) < 3:
+        geometry["padding"] = "SAME"
+    x = _add_conv(rng, b, x, int(rng.integers(2, 17)), geometry)
+    for _ in range(int(rng.integers(1, 4))):
+        if min(b.tensors[x].shape[1:3]) < 3:
+            break
+        x = _add_depthwise(rng, b, x, _choice(rng, [1, 1, 1, 2]), _choice(rng, ["RELU", "RELU6", "NONE"]))
+        channels = b.tensors[x].shape[3]
+        x = _add_conv(rng, b, x, max(1, int(channels * _choice(rng, [0.5, 1, 2, 3]))), _geometry(rng, 1, 1))
+    b.output(x)
+    return b.to_bytes(), [rng.integers(-128, 128, size=b.tensors[i].shape, dtype=np.int8) for i in b.inputs]
+
+
+def _residual(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
+    """ResNet blocks: ADD(skip, conv(...)) in either operand order; the skip is the block input, a 1x1 strided
+    projection of it, or a second graph input."""
+    b = GraphBuilder()
+    x = _image(rng, b)
+    for _ in range(int(rng.integers(1, 3))):
+        channels = b.tensors[x].shape[3]
+        stride = _choice(rng, [1, 1, 2])
+        out_c = channels if stride == 1 and rng.random() < 0.7 else int(rng.integers(1, 17))
+        geometry = {"kernel": (3, 3), "stride": (stride, stride), "dilation": (1, 1), "padding": "SAME"}
+        y = _add_conv(rng, b, x, out_c, geometry, "RELU")
+        y = _add_conv(rng, b, y, out_c, {**geometry, "stride": (1, 1)}, _choice(rng, ["NONE", "RELU"]))
+        kind = _choice(rng, ["identity", "projection", "input"])
+        if kind == "identity" and b.tensors[x].shape == b.tensors[y].shape:
+            skip = x
+        elif kind == "input":
+            skip = b.input(b.tensors[y].shape, random_qp(rng, 1e-2, 1e-1))
+        else:
+            skip = _add_conv(rng, b, x, out_c, {**geometry, "kernel": (1, 1)}, "NONE")
+        operands = (skip, y) if rng.random() < 0.5 else (y, skip)
+        std = np.hypot(_real_std(b, skip), _real_std(b, y))
+        x = add(b, *operands, _scaled_qp(rng, std), _choice(rng, ["RELU", "NONE", "RELU6"]))
+    b.output(x)
+    return b.to_bytes(), [rng.integers(-128, 128, size=b.tensors[i].shape, dtype=np.int8) for i in b.inputs]
+
+
+def test_mobilenet_chains_in_place_match_tflite(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(55)
+    _check([_mobilenet_chain(rng) for _ in range(60)], rng)
+    assert counter.inplace >= 60
+
+
+def test_residual_blocks_fused_match_tflite(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(56)
+    _check([_residual(rng) for _ in range(60)], rng)
+    assert counter.fused >= 60
+
+
+def test_random_networks_exercise_inplace_and_fusion(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(57)
+    cases = [random_network(rng) for _ in range(40)]
+    _check([(c.model, c.inputs) for c in cases if all(x.dtype == np.int8 for x in c.inputs)], rng)
+    assert counter.inplace > 0 and counter.fused > 0, (counter.inplace, counter.fused)

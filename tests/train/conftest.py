@@ -1,0 +1,37 @@
+"""Shared fixtures for the training tests: one tiny trained model (gesture recipe, reduced data, 2 epochs)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tinyml.cli import main
+
+
+def run_cli(*args: str, code: int = 0):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, (result.exit_code, result.stdout[-2000:], result.stderr[-2000:])
+    return result
+
+
+def run_json(*args: str) -> dict:
+    return json.loads(run_cli(*args, "--json").stdout)
+
+
+@pytest.fixture(scope="session")
+def train_cache(tmp_path_factory) -> Path:
+    """The data sets are cached in TINYML_CACHE (CI sets it; otherwise a per-session directory)."""
+    if "TINYML_CACHE" not in os.environ:
+        os.environ["TINYML_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    return Path(os.environ["TINYML_CACHE"])
+
+
+@pytest.fixture(scope="session")
+def gesture_model(tmp_path_factory, train_cache) -> Path:
+    out = tmp_path_factory.mktemp("gesture") / "model"
+    metrics = run_json("train", "gesture", "--small-data", "--epochs", "2", "--seed", "0", "-o", out)
+    assert metrics["recipe"] == "gesture" and (out / "model.keras").exists()
+    return out
