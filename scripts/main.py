@@ -1,70 +1,66 @@
-"""The main job, end to end: a reference model -> compile to C -> run on the host, checked byte for byte against
-the TFLite interpreter -> firmware for an emulated Cortex-M4 board -> report.
+"""The main job, end to end with the `tinyml` commands a user would type:
 
-Model: the official MLPerf Tiny keyword-spotting model (../shared/models/mlperf-tiny/kws.tflite) when present,
-otherwise our DS-CNN reference architecture with random weights (scripts/make_reference_models.py).
+  train (keyword spotting on speech made offline with espeak-ng) -> quantize (full int8; float, TFLite int8 and
+  our compiled C accuracies) -> build (firmware for an emulated Cortex-M4 board) -> bench (run in QEMU, every
+  output checked byte for byte against the host references) -> report.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
-SHARED_KWS = REPO.parent / "shared" / "models" / "mlperf-tiny" / "kws.tflite"
+TINYML = [sys.executable, "-c", "import sys, tinyml.cli; sys.exit(tinyml.cli.main())"]
 
 
-def reference_model(work: Path) -> Path:
-    if SHARED_KWS.exists():
-        return SHARED_KWS
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_reference_models.py"), "-o", str(work)], check=True)
-    return work / "ds_cnn_kws.tflite"
-
-
-def tflite_reference(model: Path, x: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    it = Interpreter(model_path=str(model), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    outputs = []
-    for sample in x:
-        it.set_tensor(inp["index"], sample[None])
-        it.invoke()
-        outputs.append(it.get_tensor(out["index"])[0])
-    return np.stack(outputs)
+def tinyml(*args: str | Path) -> dict:
+    """Run one `tinyml ... --json` command, show it, and return its JSON report; stop the job on failure."""
+    cmd = [*map(str, args), "--json"]
+    print(f"$ tinyml {' '.join(cmd)}", file=sys.stderr, flush=True)
+    proc = subprocess.run([*TINYML, *cmd], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
+    return json.loads(proc.stdout)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="kws")
     parser.add_argument("--board", default="mps2-an386")
-    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    parser.add_argument("--runs", type=int, default=20, help="inferences in QEMU")
     parser.add_argument("-o", "--output", type=Path, default=REPO / "out" / "main")
     args = parser.parse_args()
+    out = args.output
+    epochs = ["--epochs", str(args.epochs)] if args.epochs else []
 
-    from tinyml.build import build_firmware
-    from tinyml.board import get_board
-    from tinyml.codegen import compile_model
-    from tinyml.host import run_host
+    tinyml("train", args.recipe, *epochs, "-o", out / "train")
+    quant = tinyml("quantize", out / "train" / "model.keras", "-o", out / "model.tflite")
+    build = tinyml("build", out / "model.tflite", "--board", args.board, "-o", out / "firmware")
+    bench = tinyml("bench", out / "model.tflite", "--board", args.board, "--build-dir", out / "firmware",
+                   "--runs", str(args.runs))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        model = reference_model(Path(tmp))
-        result = compile_model(model, args.output / "c")
-        x = np.random.default_rng(0).integers(-128, 128, (args.samples, *result.inputs[0].shape[1:]), dtype=np.int8)
-        ours = run_host(result, [x])[0]
-        want = tflite_reference(model, x)
-        matches = int(sum(np.array_equal(a, b) for a, b in zip(ours, want)))
-        build = build_firmware(model, get_board(args.board), args.output / "firmware")
-    print(f"model            {model.name} ({len(result.ops)} operators)")
-    print(f"arena            {result.arena_bytes} B    weights {result.weights_bytes} B")
-    print(f"host vs TFLite   {matches}/{args.samples} outputs identical")
-    print(f"firmware         {args.board}: flash {build.flash_bytes} B, RAM {build.ram_bytes} B, "
-          f"fits: {build.fits} -> {build.out_dir}")
-    return 0 if matches == args.samples else 5
+    print(f"\ntinyml main job: recipe {args.recipe} on {args.board} (emulated)\n")
+    rows = [
+        ("data set", f"{quant['data']['source']}, version {quant['data']['content_hash']}, "
+                     f"test split {quant['test_samples']} samples"),
+        ("test accuracy", f"float {quant['float_accuracy']:.4f} / int8 TFLite {quant['int8_accuracy']:.4f} / "
+                          f"our C on the host {quant['host_c_accuracy']:.4f}"),
+        ("flash / RAM", f"{build['flash_bytes']} B / {build['ram_bytes']} B, arena {build['arena_bytes']} B, "
+                        f"fits: {build['fits']}"),
+        ("QEMU outputs", f"{bench['outputs_match']}/{bench['outputs_total']} byte-identical to the host references"),
+        ("instructions", f"{bench['instructions_per_inference']} per inference (deterministic, -icount shift=0)"),
+        ("latency", f"{bench['latency_ms_estimate']:.2f} ms at the board clock, 1 cycle per instruction "
+                    "(a lower bound)"),
+        ("peak stack", f"{bench['stack_peak_bytes']} B"),
+        ("energy", f"{bench['energy_uj_estimate']:.1f} uJ per inference (board power model)"),
+    ]
+    for name, value in rows:
+        print(f"  {name:<14} {value}")
+    return 0 if bench["outputs_match"] == bench["outputs_total"] else 5
 
 
 if __name__ == "__main__":
