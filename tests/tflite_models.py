@@ -21,6 +21,7 @@ any output quantization). An ADD whose output scale is below 2 * max(input scale
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -678,6 +679,58 @@ def random_case(op: str, rng: np.random.Generator) -> Case:
     b = GraphBuilder()
     _CASES[op](rng, b)
     return Case(op, _describe(b), b.to_bytes(), _random_inputs(b, rng))
+
+
+def residual_blocks(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """1-2 ResNet blocks on a new image input of `b` (the fused CONV_2D + ADD of the code generator): ADD(skip,
+    conv(conv(x))) in either operand order; the skip is the block input, a 1x1 strided projection of it, or a second
+    graph input. Adds the graph output."""
+    shape = (1, int(rng.integers(1, 15)), int(rng.integers(1, 15)), int(rng.integers(1, 17)))
+    x = b.input(shape, random_qp(rng, 1e-2, 1e-1))
+    for _ in range(int(rng.integers(1, 3))):
+        channels = b.tensors[x].shape[3]
+        stride = _choice(rng, [1, 1, 2])
+        out_c = channels if stride == 1 and rng.random() < 0.7 else int(rng.integers(1, 17))
+        geometry = {"kernel": (3, 3), "stride": (stride, stride), "dilation": (1, 1), "padding": "SAME"}
+        y = _add_conv(rng, b, x, out_c, geometry, "RELU")
+        y = _add_conv(rng, b, y, out_c, {**geometry, "stride": (1, 1)}, _choice(rng, ["NONE", "RELU"]))
+        kind = _choice(rng, ["identity", "projection", "input"])
+        if kind == "identity" and b.tensors[x].shape == b.tensors[y].shape:
+            skip = x
+        elif kind == "input":
+            skip = b.input(b.tensors[y].shape, random_qp(rng, 1e-2, 1e-1))
+        else:
+            skip = _add_conv(rng, b, x, out_c, {**geometry, "kernel": (1, 1)}, "NONE")
+        operands = (skip, y) if rng.random() < 0.5 else (y, skip)
+        std = np.hypot(_real_std(b, skip), _real_std(b, y))
+        x = add(b, *operands, _scaled_qp(rng, std), _choice(rng, ["RELU", "NONE", "RELU6"]))
+    b.output(x)
+
+
+def merged_cases(op: str, rng: np.random.Generator, count: int, max_input_bytes: int,
+                 accept: Callable[[GraphBuilder], bool] | None = None) -> Case:
+    """`count` independent random single-operator graphs of `op` (one of `OPS`, or "RESIDUAL" for
+    `residual_blocks`) side by side in one model, each with its own inputs and one output, keeping only draws whose
+    inputs total at most `max_input_bytes`: one firmware image then checks many kernel cases. `params["cases"]`
+    describes the graph behind each output, in output order. Draws with an input or output whose first dimension
+    is not 1 (FULLY_CONNECTED on a [1, n, depth] input without keep_num_dims gives [n, units]) are skipped:
+    `tinyml bench` and the host runner take the first dimension as the batch of one. `accept(builder)` may reject
+    more draws (e.g. to favour the shapes a kernel variant takes)."""
+    fill = residual_blocks if op == "RESIDUAL" else _CASES[op]
+    merged, described = GraphBuilder(), []
+    while len(described) < count:
+        seed = int(rng.integers(2**63))
+        trial = GraphBuilder()
+        fill(np.random.default_rng(seed), trial)
+        if sum(math.prod(trial.tensors[i].shape) for i in trial.inputs) > max_input_bytes \
+                or any(trial.tensors[i].shape[0] != 1 for i in [*trial.inputs, *trial._outputs]) \
+                or (accept is not None and not accept(trial)):
+            continue
+        outputs = len(merged._outputs)
+        fill(np.random.default_rng(seed), merged)   # the same draw: it depends only on the generator
+        assert len(merged._outputs) == outputs + 1
+        described.append({"seed": seed, **_describe(trial)})
+    return Case(op, {"cases": described}, merged.to_bytes(), _random_inputs(merged, rng))
 
 
 # ---------------------------------------------------------------------------------------------------------------

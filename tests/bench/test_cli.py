@@ -91,8 +91,6 @@ def _broken_build(model: Path, body: str, directory: Path) -> Path:
     return work
 
 
-
-@pytest.mark.qemu
 @pytest.mark.qemu
 def test_bench_json_and_output(network: Path, tmp_path: Path) -> None:
     out = tmp_path / "device.npy"
@@ -112,6 +110,31 @@ def test_bench_json_and_output(network: Path, tmp_path: Path) -> None:
     assert list((tmp_path / "cache" / "firmware").iterdir()), "the build was not cached"
 
 
+@pytest.mark.qemu
+def test_bench_cycle_estimate(network: Path, tmp_path: Path) -> None:
+    """--cycles adds the traced estimate (Cortex-M4 timings) and MAC/cycle; MACs come from the graph."""
+    from tinyml.modelstats import model_stats
+
+    proc = _tinyml("bench", str(network), "--board", "mps2-an386", "--runs", "2", "--cycles", "--json",
+                   cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    macs = model_stats(network).macs
+    assert report["macs"] == macs > 0
+    assert report["mac_per_instruction"] == pytest.approx(macs / report["instructions_per_inference"], abs=1e-6)
+    cycles, traced = report["cycles_estimate_per_inference"], report["cycles_estimate_instructions"]
+    # The trace covers the invoke only; the SysTick count adds the counter reads around it (a few ticks).
+    assert abs(traced - report["instructions_min"]) <= 0.01 * report["instructions_min"]
+    assert traced < cycles < 4 * traced                # every instruction costs >= 1 cycle; loads and branches more
+    assert report["mac_per_cycle_estimate"] == pytest.approx(macs / cycles, abs=1e-6)
+    assert "Cortex-M4" in report["cycles_estimate_basis"]
+
+    plain = _tinyml("bench", str(network), "--board", "mps2-an386", "--runs", "1", cache=tmp_path / "cache")
+    assert plain.returncode == 0 and "cycle estimate" not in plain.stdout and "MACs per inference" in plain.stdout
+    _one_line_error(_tinyml("bench", str(network), "--board", "mps2-an385", "--cycles", cache=tmp_path / "cache"),
+                    2, "--cycles needs an emulated cortex-m4 or cortex-m7")
+
+
 def test_bad_input_is_one_line_exit_2(network: Path, tmp_path: Path) -> None:
     junk = tmp_path / "junk.tflite"
     junk.write_text("not a model")
@@ -128,7 +151,6 @@ def test_bad_input_is_one_line_exit_2(network: Path, tmp_path: Path) -> None:
     assert not cache.exists() or not (cache / "firmware").exists()   # nothing was built
 
 
-@pytest.mark.qemu
 @pytest.mark.qemu
 def test_mismatch_names_the_samples_and_exits_5(network: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +172,6 @@ def test_mismatch_names_the_samples_and_exits_5(network: Path, tmp_path: Path,
 
 
 @pytest.mark.qemu
-@pytest.mark.qemu
 def test_emulator_crash_is_one_line_exit_4(network: Path, tmp_path: Path) -> None:
     build = _broken_build(network, CRASH, tmp_path)
     out = tmp_path / "device.npy"
@@ -161,7 +182,6 @@ def test_emulator_crash_is_one_line_exit_4(network: Path, tmp_path: Path) -> Non
     assert not out.exists() and not list(tmp_path.glob(".device.npy*"))
 
 
-@pytest.mark.qemu
 @pytest.mark.qemu
 def test_emulator_hang_is_a_clear_error(network: Path, tmp_path: Path) -> None:
     build = _broken_build(network, HANG, tmp_path)

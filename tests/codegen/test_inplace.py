@@ -9,9 +9,12 @@ import pytest
 
 import tinyml.codegen.compiler as compiler
 from tests.host_batch import BatchCase, run_batch
-from tests.tflite_models import (GraphBuilder, _add_conv, _add_depthwise, _choice, _real_std, _scaled_qp,
-                                 add, random_case, random_network, random_qp, run_reference)
+from tests.tflite_models import (GraphBuilder, _add_conv, _add_depthwise, _choice, random_case, random_network,
+                                 random_qp, residual_blocks, run_reference)
 from tinyml.codegen import inplace
+from tinyml.codegen.target import Target
+
+DSP = Target("host", dsp=True)
 
 SAMPLES = 4
 
@@ -42,9 +45,9 @@ def _samples(inputs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndar
             for x in inputs]
 
 
-def _check(models: list[tuple[bytes, list[np.ndarray]]], rng: np.random.Generator) -> None:
+def _check(models: list[tuple[bytes, list[np.ndarray]]], rng: np.random.Generator, target=None) -> None:
     batch = [BatchCase(model, _samples(inputs, rng)) for model, inputs in models]
-    ours = run_batch(batch)
+    ours = run_batch(batch, target=target)
     failures = []
     for k, (item, got) in enumerate(zip(batch, ours)):
         for i in range(SAMPLES):
@@ -95,28 +98,8 @@ def _mobilenet_chain(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]
 
 
 def _residual(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
-    """ResNet blocks: ADD(skip, conv(...)) in either operand order; the skip is the block input, a 1x1 strided
-    projection of it, or a second graph input."""
     b = GraphBuilder()
-    x = _image(rng, b)
-    for _ in range(int(rng.integers(1, 3))):
-        channels = b.tensors[x].shape[3]
-        stride = _choice(rng, [1, 1, 2])
-        out_c = channels if stride == 1 and rng.random() < 0.7 else int(rng.integers(1, 17))
-        geometry = {"kernel": (3, 3), "stride": (stride, stride), "dilation": (1, 1), "padding": "SAME"}
-        y = _add_conv(rng, b, x, out_c, geometry, "RELU")
-        y = _add_conv(rng, b, y, out_c, {**geometry, "stride": (1, 1)}, _choice(rng, ["NONE", "RELU"]))
-        kind = _choice(rng, ["identity", "projection", "input"])
-        if kind == "identity" and b.tensors[x].shape == b.tensors[y].shape:
-            skip = x
-        elif kind == "input":
-            skip = b.input(b.tensors[y].shape, random_qp(rng, 1e-2, 1e-1))
-        else:
-            skip = _add_conv(rng, b, x, out_c, {**geometry, "kernel": (1, 1)}, "NONE")
-        operands = (skip, y) if rng.random() < 0.5 else (y, skip)
-        std = np.hypot(_real_std(b, skip), _real_std(b, y))
-        x = add(b, *operands, _scaled_qp(rng, std), _choice(rng, ["RELU", "NONE", "RELU6"]))
-    b.output(x)
+    residual_blocks(rng, b)
     return b.to_bytes(), [rng.integers(-128, 128, size=b.tensors[i].shape, dtype=np.int8) for i in b.inputs]
 
 
@@ -140,3 +123,54 @@ def test_random_networks_exercise_inplace_and_fusion(monkeypatch: pytest.MonkeyP
     cases = [random_network(rng) for _ in range(40)]
     _check([(c.model, c.inputs) for c in cases if all(x.dtype == np.int8 for x in c.inputs)], rng)
     assert counter.inplace > 0 and counter.fused > 0, (counter.inplace, counter.fused)
+
+
+def _all_low_scratch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every DSP layer in its smallest-scratch mode (direct convolution, FC without the widened input)."""
+    shrink = compiler._shrink_peak_scratch
+
+    def everything(graph, ctx, lowered):
+        ctx.low_scratch.update(op.index for op in graph.operators)
+        return shrink(graph, ctx, [compiler.make_inplace(op, ctx, compiler.lower(op, ctx)) for op in graph.operators])
+
+    monkeypatch.setattr(compiler, "_shrink_peak_scratch", everything)
+
+
+@pytest.mark.parametrize("op, low", [(op, low) for op in ("CONV_2D", "DEPTHWISE_CONV_2D") for low in (False, True)])
+def test_forced_inplace_dsp_convolutions_match_tflite(op: str, low: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
+    if low:
+        _all_low_scratch(monkeypatch)
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(sum(map(ord, op)) + 6 + low)
+    cases = [random_case(op, rng) for _ in range(100)]
+    _check([(c.model, c.inputs) for c in cases], rng, DSP)
+    assert counter.inplace >= len(cases) // 2
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "FULLY_CONNECTED"])
+def test_low_scratch_dsp_variants_match_tflite(op: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _all_low_scratch(monkeypatch)
+    rng = np.random.default_rng(sum(map(ord, op)) + 8)
+    cases = [random_case(op, rng) for _ in range(100)]
+    _check([(c.model, c.inputs) for c in cases], rng, DSP)
+    _check([(c.model, c.inputs) for c in cases[:50]], rng, Target("host", dsp=True, wide_fc=True))
+
+
+@pytest.mark.parametrize("low", [False, True])
+def test_residual_blocks_fused_dsp_match_tflite(low: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if low:
+        _all_low_scratch(monkeypatch)
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(58 + low)
+    _check([_residual(rng) for _ in range(60)], rng, DSP)
+    assert counter.fused >= 60
+
+
+def test_dsp_chains_and_random_networks_match_tflite(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = _Counter(monkeypatch)
+    rng = np.random.default_rng(60)
+    cases = [random_network(rng) for _ in range(30)]
+    models = [(c.model, c.inputs) for c in cases if all(x.dtype == np.int8 for x in c.inputs)]
+    _check(models + [_mobilenet_chain(rng) for _ in range(30)], rng, DSP)
+    assert counter.inplace >= 30, counter.inplace

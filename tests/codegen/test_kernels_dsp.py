@@ -1,7 +1,7 @@
 """The DSP/SIMD kernel variants against the TFLite reference, on the host: tinyml/dsp.h emulates the ACLE intrinsics
 bit for bit there, so the generator's variant selection, weight re-arrangement, bias folding and fast
 requantization are checked over the same random cases as the portable kernels (test_kernels.py). The real
-instructions are checked in QEMU by tests/firmware/test_kernels_qemu.py."""
+instructions are checked in QEMU, on each DSP core, by tests/bench/test_dsp_qemu.py."""
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ from tests.conftest import MLPERF_MODELS, REPO
 from tests.host_batch import BatchCase, run_batch
 from tests.tflite_models import random_network, run_reference
 from tinyml.codegen import compile_model
+from tinyml.codegen.target import Target
 from tinyml.host import run_host
 
 SAMPLES = 100
@@ -28,8 +29,8 @@ def varied_inputs(shape: tuple[int, ...], n: int, rng: np.random.Generator) -> n
     return np.clip(np.rint(x), -128, 127).astype(np.int8)
 
 
-def assert_matches_reference(model_path: Path, tmp_path: Path) -> None:
-    result = compile_model(model_path, tmp_path / "gen")
+def assert_matches_reference(model_path: Path, tmp_path: Path, target=None) -> None:
+    result = compile_model(model_path, tmp_path / "gen", target=target)
     rng = np.random.default_rng(len(model_path.name))
     x = varied_inputs(result.inputs[0].shape, SAMPLES, rng)
     ours = run_host(result, [x])[0]
@@ -43,6 +44,12 @@ def assert_matches_reference(model_path: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", MLPERF_MODELS)
 def test_mlperf_model_bit_exact(name: str, mlperf_dir: Path, tmp_path: Path) -> None:
     assert_matches_reference(mlperf_dir / f"{name}.tflite", tmp_path)
+
+
+@pytest.mark.parametrize("name", MLPERF_MODELS)
+def test_mlperf_model_bit_exact_dsp_variants(name: str, mlperf_dir: Path, tmp_path: Path) -> None:
+    """The Cortex-M4 build's generated code (DSP variants, in place, low-scratch modes on the peak) on the host."""
+    assert_matches_reference(mlperf_dir / f"{name}.tflite", tmp_path, Target("host", dsp=True, flash_bytes=4 << 20))
 
 
 @pytest.fixture(scope="session")

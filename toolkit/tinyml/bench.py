@@ -12,6 +12,10 @@ Counts and estimates:
 - Energy per inference: the board's power model at `clock_hz` over the same cycle (or instruction) count
   (`Board.power.energy_uj`).
 - Flash, RAM and arena come from the build; peak stack from the device's stack meter (painted at boot).
+- MACs per inference: the conv, depthwise and fully connected layers of the graph (`tinyml.modelstats`).
+- Cycle estimate (`cycles=True`, emulated Cortex-M4/M7 only): one more inference (the first sample) traced in QEMU
+  and costed with the Cortex-M4 instruction timings (`tinyml.targets.cycle_estimate`): zero wait states, and on the
+  dual-issue M7 the single-issue M4 table, so there it leans pessimistic.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from tinyml.build import BuildResult, build_firmware, require_fit
 from tinyml.codegen import CompileResult, TensorInfo, compile_model
 from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
 from tinyml.host import check_inputs, run_host
+from tinyml.modelstats import model_stats
 from tinyml.paths import FIRMWARE_DIR, cache_dir
 from tinyml.protocol import DeviceLink, connect
 from tinyml.targets.qemu import QemuSession, ticks_to_instructions
@@ -43,6 +48,10 @@ RANDOM_SEED = 0
 # on an M4 at a 4 MHz reset clock and longer on an M0+.
 QEMU_INVOKE_TIMEOUT_S = 60.0
 BOARD_INVOKE_TIMEOUT_S = 600.0
+# Cores whose timings the cycle estimate models (M4 TRM table; the M7 is costed with it too, see the module doc).
+CYCLE_ESTIMATE_CORES = ("cortex-m4", "cortex-m7")
+CYCLE_ESTIMATE_BASIS = ("Cortex-M4 instruction timings (TRM DDI 0439) over the QEMU trace of sample 0, zero wait "
+                        "states, not cycle-accurate")
 QEMU_BOOT_TIMEOUT_S = 20.0
 QEMU_EXIT_GRACE_S = 2.0      # after the link drops, how long to wait for QEMU's own exit message
 
@@ -76,11 +85,18 @@ class BenchReport:
     stack_peak_bytes: int
     energy_uj_estimate: float
     outputs: list[np.ndarray] = field(repr=False, compare=False)
+    macs: int = 0                          # multiply-accumulates per inference (conv, depthwise, FC)
+    cycles_estimate: int | None = None     # `bench(cycles=True)`: estimated cycles of one inference (sample 0)
+    cycles_estimate_instructions: int | None = None   # the instructions of that trace (cross-checks the count)
 
     @property
     def count_per_inference(self) -> int:
         """The mean over runs, rounded (runs differ only where a kernel's work depends on the data)."""
         return round(sum(self.per_inference) / len(self.per_inference))
+
+    @property
+    def mac_per_cycle_estimate(self) -> float | None:
+        return self.macs / self.cycles_estimate if self.cycles_estimate else None
 
     @property
     def latency_ms_estimate(self) -> float:
@@ -101,7 +117,19 @@ class BenchReport:
                 "latency_ms_estimate": round(self.latency_ms_estimate, 6), "latency_basis": self.latency_basis,
                 "clock_hz": self.clock_hz, "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes,
                 "arena_bytes": self.arena_bytes, "weights_bytes": self.weights_bytes,
-                "stack_peak_bytes": self.stack_peak_bytes, "energy_uj_estimate": round(self.energy_uj_estimate, 6)}
+                "stack_peak_bytes": self.stack_peak_bytes, "energy_uj_estimate": round(self.energy_uj_estimate, 6),
+                "macs": self.macs} | self._derived_json()
+
+    def _derived_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.counter == "instructions":
+            out["mac_per_instruction"] = round(self.macs / max(self.count_per_inference, 1), 6)
+        if self.cycles_estimate is not None:
+            out |= {"cycles_estimate_per_inference": self.cycles_estimate,
+                    "cycles_estimate_instructions": self.cycles_estimate_instructions,
+                    "mac_per_cycle_estimate": round(self.mac_per_cycle_estimate, 6),
+                    "cycles_estimate_basis": CYCLE_ESTIMATE_BASIS}
+        return out
 
 
 def random_inputs(infos: tuple[TensorInfo, ...], n: int, seed: int = RANDOM_SEED) -> list[np.ndarray]:
@@ -245,19 +273,24 @@ def _compare(device: list[np.ndarray], refs: dict[str, list[np.ndarray]]) -> tup
 
 def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: list[np.ndarray] | None = None,
           runs: int | None = None, build_dir: Path | None = None, progress: bool = False,
-          invoke_timeout_s: float | None = None, source: str = "inputs") -> BenchReport:
+          invoke_timeout_s: float | None = None, source: str = "inputs", cycles: bool = False) -> BenchReport:
     """Benchmark `model_path` on `board`: in its emulator (`port` None) or on a flashed board at `port`.
 
     `inputs`: one array per model input, (N, *shape[1:]); `runs` then takes the first N (default all). Without
     `inputs`, `runs` deterministic random samples (default DEFAULT_RUNS). Outputs that differ from the reference
     are reported in `mismatched_samples`; raising on them is the caller's choice. `invoke_timeout_s`: how long
     one inference may take before the device counts as hung (default: QEMU_/BOARD_INVOKE_TIMEOUT_S).
+    `cycles`: also estimate the cycles of one inference (emulated Cortex-M4/M7 only; see the module doc).
     """
     model_path = Path(model_path)
     if runs is not None and runs < 1:
         raise TinymlError(f"--runs must be at least 1, got {runs}")
     if port is None and board.emulator is None:
         raise TinymlError(f"board {board.name} has no emulator; flash it and pass --port", BAD_INPUT)
+    if cycles and (port is not None or board.core not in CYCLE_ESTIMATE_CORES):
+        raise TinymlError(f"--cycles needs an emulated {' or '.join(CYCLE_ESTIMATE_CORES)} (the cores whose "
+                          f"timings it models); {board.name} is a {board.core}"
+                          f"{' on a serial port' if port is not None else ''}", BAD_INPUT)
     with tempfile.TemporaryDirectory(prefix="tinyml-bench-") as tmp:
         compiled = compile_model(model_path, Path(tmp) / "model")
         if inputs is None:
@@ -276,6 +309,10 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
             run = _run_on_board(port, board, compiled, inputs, progress,
                                 invoke_timeout_s or BOARD_INVOKE_TIMEOUT_S)
             counts = run.ticks
+        estimate = None
+        if cycles:
+            from tinyml.targets.cycle_estimate import estimate_inference
+            estimate = estimate_inference(board, build.elf, [_sample_bytes(x, 0) for x in inputs])
     matching, bad = _compare(run.outputs, refs)
     mean = round(sum(counts) / len(counts))
     return BenchReport(
@@ -284,4 +321,6 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
         mismatched_samples=bad, references=list(refs), counter="instructions" if port is None else "cycles",
         per_inference=counts, clock_hz=board.clock_hz, flash_bytes=build.flash_bytes, ram_bytes=build.ram_bytes,
         arena_bytes=build.arena_bytes, weights_bytes=compiled.weights_bytes, stack_peak_bytes=run.stack_peak_bytes,
-        energy_uj_estimate=board.power.energy_uj(mean, board.clock_hz), outputs=run.outputs)
+        energy_uj_estimate=board.power.energy_uj(mean, board.clock_hz), outputs=run.outputs,
+        macs=model_stats(model_path).macs, cycles_estimate=estimate.cycles if estimate else None,
+        cycles_estimate_instructions=estimate.instructions if estimate else None)

@@ -134,9 +134,11 @@ def flash(board_name: str, build_dir: Path, probe: str | None, dry_run: bool) ->
 @click.option("--runs", type=int, help="Inferences: random samples to draw (default 10), or the first N of --inputs.")
 @click.option("--build-dir", type=click.Path(path_type=Path),
               help="Firmware build directory (reused if it holds this model for this board; default: a cache).")
+@click.option("--cycles", is_flag=True, help="Also estimate cycles per inference and MAC/cycle from a traced run "
+                                              "(emulated Cortex-M4/M7: their instruction timings).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def bench(model: Path, board_name: str, emulator: str | None, port: str | None, inputs_path: Path | None,
-          output_path: Path | None, runs: int | None, build_dir: Path | None, as_json: bool) -> None:
+          output_path: Path | None, runs: int | None, build_dir: Path | None, cycles: bool, as_json: bool) -> None:
     """Run MODEL on a board (emulated, or flashed on --port), check every output against the host reference and
     report instructions or cycles, latency, memory and energy per inference. Exit code 5 if any output differs."""
     from tinyml import npyio
@@ -149,7 +151,8 @@ def bench(model: Path, board_name: str, emulator: str | None, port: str | None, 
     board = get_board(board_name)
     inputs = npyio.load_inputs(inputs_path) if inputs_path else None
     report = run_bench(model, board, port=port, inputs=inputs, runs=runs, build_dir=build_dir,
-                       progress=not as_json and sys.stderr.isatty(), source=str(inputs_path or "inputs"))
+                       progress=not as_json and sys.stderr.isatty(), source=str(inputs_path or "inputs"),
+                       cycles=cycles)
     if output_path:
         npyio.save_outputs(output_path, report.outputs)
     _emit(report.to_json(), as_json,
@@ -157,7 +160,11 @@ def bench(model: Path, board_name: str, emulator: str | None, port: str | None, 
           f"reference ({', '.join(report.references)}) over {report.runs} runs\n"
           f"  {report.counter} per inference: {report.count_per_inference:,} (min {min(report.per_inference):,}, "
           f"max {max(report.per_inference):,})\n"
-          f"  latency estimate: {report.latency_ms_estimate:.3f} ms = {report.latency_basis}\n"
+          f"  MACs per inference: {report.macs:,}\n"
+          + (f"  cycle estimate: {report.cycles_estimate:,} per inference, "
+             f"{report.mac_per_cycle_estimate:.3f} MAC/cycle (Cortex-M4 timings, zero wait states)\n"
+             if report.cycles_estimate is not None else "")
+          + f"  latency estimate: {report.latency_ms_estimate:.3f} ms = {report.latency_basis}\n"
           f"  energy estimate: {report.energy_uj_estimate:.3f} uJ per inference\n"
           f"  flash {report.flash_bytes} B (weights {report.weights_bytes} B), RAM {report.ram_bytes} B "
           f"(arena {report.arena_bytes} B), peak stack {report.stack_peak_bytes} B")
@@ -215,7 +222,10 @@ def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Pa
     _emit(r.to_json(), as_json,
           f"{out_path}: {r.tflite_bytes} B; test {r.metric} over {r.test_samples} samples: float "
           f"{_pct(r.float_accuracy)}, int8 TFLite {_pct(r.int8_accuracy)}, compiled C on host "
-          f"{_pct(r.host_c_accuracy)} ({'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'})")
+          f"{_pct(r.host_c_accuracy)} ({'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'})"
+          + (f"\n  ONNX {r.onnx['onnx_input']} {r.onnx['onnx_input_shape']} -> int8 input "
+             f"{r.onnx['tflite_input']} {r.onnx['tflite_input_shape']}; data read as {r.onnx['data_layout']}"
+             if r.onnx else ""))
 
 
 @main.command()
@@ -233,6 +243,11 @@ def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Pa
 @click.option("--device-samples", type=int, help="Test samples to run in the emulator (default: the whole split).")
 @click.option("--widths", help="Comma-separated width multipliers (default: the recipe's grid).")
 @click.option("--depths", help="Comma-separated depth multipliers (default: the recipe's grid).")
+@click.option("--prune-ratios", default="0.25,0.5", show_default=True,
+              help="Channel fractions to prune from the most accurate trained candidate (fine-tuned); 'none': no "
+                   "pruned candidates.")
+@click.option("--distill/--no-distill", default=True, show_default=True,
+              help="Add a narrower student distilled from the largest trained candidate (classifiers).")
 @click.option("--small-data", is_flag=True, help="Use the reduced built-in data set (fast tests).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
               help="Work and result directory (default: fit-RECIPE-BOARD).")
@@ -240,9 +255,11 @@ def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Pa
 def fit(board_name: str, recipe: str, max_ram_kb: float | None, max_flash_kb: float | None,
         max_latency_ms: float | None, max_energy_uj: float | None, min_accuracy: float | None,
         data_spec: str | None, epochs: int | None, seed: int, max_train: int, device_samples: int | None,
-        widths: str | None, depths: str | None, small_data: bool, out_dir: Path | None, as_json: bool) -> None:
-    """Search RECIPE's width/depth grid for the most accurate int8 model within the board's budgets, build it
-    and run it in the board's emulator. Exit code 3 if nothing fits."""
+        widths: str | None, depths: str | None, prune_ratios: str, distill: bool, small_data: bool,
+        out_dir: Path | None, as_json: bool) -> None:
+    """Search RECIPE's width/depth grid, plus channel-pruned and distilled models derived from the trained
+    candidates, for the most accurate int8 model within the board's budgets, build it and run it in the board's
+    emulator. Exit code 3 if nothing fits."""
     from tinyml.fit import fit as run
 
     def floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -256,16 +273,19 @@ def fit(board_name: str, recipe: str, max_ram_kb: float | None, max_flash_kb: fl
             max_latency_ms=max_latency_ms, max_energy_uj=max_energy_uj, min_accuracy=min_accuracy,
             epochs=epochs, data_spec=data_spec, seed=seed, small_data=small_data, max_train=max_train,
             device_samples=device_samples, widths=floats(widths, "--widths"), depths=floats(depths, "--depths"),
-            progress=True)
+            prune_ratios=() if prune_ratios.strip().lower() in ("", "none") else floats(prune_ratios,
+                                                                                        "--prune-ratios"),
+            distill=distill, progress=True)
     if as_json:
         click.echo(json.dumps(r.to_json(), indent=2))
         return
     metric = r.chosen["metric"] if r.chosen else "accuracy"
-    click.echo(f"{'candidate':12} {'params':>8} {'MACs':>10} {'flash B':>8} {'RAM B':>7} {'ms est':>9} "
+    w = max([12, *(len(c["tag"]) for c in r.table)])
+    click.echo(f"{'candidate':{w}} {'params':>8} {'MACs':>10} {'flash B':>8} {'RAM B':>7} {'ms est':>9} "
                f"{'uJ est':>9} {'int8 val':>8} {'int8 test':>9}  fits")
     for c in r.table:
         acc = lambda v: f"{v:.4f}" if v is not None else "-"  # noqa: E731
-        click.echo(f"{c['tag']:12} {c['params']:>8} {c['macs']:>10} {c['flash_bytes']:>8} {c['ram_bytes']:>7} "
+        click.echo(f"{c['tag']:{w}} {c['params']:>8} {c['macs']:>10} {c['flash_bytes']:>8} {c['ram_bytes']:>7} "
                    f"{c['latency_ms_estimate']:>9.2f} {c['energy_uj_estimate']:>9.2f} {acc(c['int8_val']):>8} "
                    f"{acc(c['int8_test']):>9}  {'yes' if c['fits'] else '; '.join(c['violations'])}")
     ch = r.chosen

@@ -12,6 +12,11 @@
 3. Candidates within every memory/latency/energy budget are trained (largest first, up to `max_train`), quantized
    and scored by int8 validation accuracy (the TFLite interpreter; our compiled C is checked equal); the best one
    meeting `--min-accuracy` is chosen, built into firmware for the board and run in its emulator on the test split.
+4. Derived candidates, from the trained ones: the most accurate is channel-pruned (`prune.channel_prune`, the
+   structured path) at each of `prune_ratios` and fine-tuned (a third of the epochs, a third of the learning rate,
+   as `tinyml prune`); the largest trained one teaches a narrower student of its depth (`distill.kd_loss`, the
+   trained width at or below half the teacher's). Each is measured like the grid (its own int8 model compiled and
+   linked for flash/RAM, the latency model, energy, int8 validation accuracy) and competes in step 3's choice.
 No candidate fits: exit code 3 naming the budget that fails and by how much the closest candidate misses it.
 """
 from __future__ import annotations
@@ -59,6 +64,7 @@ class Candidate:
     latency_ms_estimate: float = 0.0
     energy_uj_estimate: float = 0.0
     violations: list[str] = field(default_factory=list)
+    origin: str = "grid"             # how it was made: "grid", "pruned 0.5 from w1-d1", "distilled from w1-d1"
     trained: bool = False
     float_val: float | None = None
     int8_val: float | None = None
@@ -68,6 +74,10 @@ class Candidate:
     @property
     def fits(self) -> bool:
         return not self.violations
+
+    @property
+    def dirname(self) -> str:
+        return self.tag.replace(" ", "-")
 
 
 @dataclass
@@ -188,6 +198,14 @@ def calibrate(cands: list[Candidate], target: Board, progress: bool) -> LatencyM
     return LatencyModel(target.core, emu.name, [float(v) for v in coef], points, err)
 
 
+def _estimate(c: Candidate, lat: LatencyModel, board: Board, b: Budgets) -> None:
+    """Latency and energy from the latency model, then the budgets the candidate misses."""
+    c.instructions_estimate = lat.instructions(c)
+    c.latency_ms_estimate = c.instructions_estimate / board.clock_hz * 1e3
+    c.energy_uj_estimate = board.power.energy_uj(c.instructions_estimate, board.clock_hz)
+    c.violations = _violations(c, b)
+
+
 def calibration_board_any(board: Board) -> Board:
     same = [b for b in all_boards() if b.emulator and b.core == board.core]
     if not same:
@@ -196,26 +214,33 @@ def calibration_board_any(board: Board) -> Board:
 
 
 def _size_candidate(c: Candidate, recipe, data, board: Board, work: Path) -> None:
-    from tinyml.build import build_firmware
-    from tinyml.modelstats import model_stats
     from tinyml.quantize import convert_int8
     from tinyml.recipes import build_model
     from tinyml.trainer import setup_tf
 
     setup_tf(0)
     model = build_model(recipe, data.input_shape, data.num_classes, c.width, c.depth)
-    d = work / "candidates" / c.tag
+    d = work / "candidates" / c.dirname
     d.mkdir(parents=True, exist_ok=True)
     path = d / "sizing.tflite"
     path.write_bytes(convert_int8(model, data.x_train[:16]))
+    _measure_sizes(c, path, board)
+
+
+def _measure_sizes(c: Candidate, path: Path, board: Board) -> None:
+    """Operator statistics of the int8 model at `path` and the flash/RAM of its firmware for `board`."""
+    from tinyml.build import build_firmware
+    from tinyml.modelstats import model_stats
+
     c.tflite = str(path)
     stats = model_stats(path)
     c.params, c.macs, c.activation_elements = stats.params, stats.macs, stats.activation_elements
     c.conv_macs, c.depthwise_macs, c.fc_macs, c.operators = (stats.conv_macs, stats.depthwise_macs, stats.fc_macs,
                                                              stats.operators)
-    result = build_firmware(path, board, d / "sizing-build")
+    build_dir = path.parent / f"{path.stem}-build"
+    result = build_firmware(path, board, build_dir)
     c.flash_bytes, c.ram_bytes, c.arena_bytes = result.flash_bytes, result.ram_bytes, result.arena_bytes
-    shutil.rmtree(d / "sizing-build", ignore_errors=True)
+    shutil.rmtree(build_dir, ignore_errors=True)
 
 
 def _no_fit_message(board: Board, b: Budgets, cands: list[Candidate]) -> str:
@@ -260,7 +285,8 @@ def pareto_plot(cands: list[Candidate], chosen: Candidate | None, b: Budgets, me
                 ax.axvline(getattr(c, key), color="0.85", lw=0.8, zorder=0)
         pts = [(getattr(c, key), c.int8_val) for c in trained]
         for c, (x, y) in zip(trained, pts):
-            ax.scatter(x, y, marker="o" if c.fits else "x", color="tab:blue" if c.fits else "tab:red", zorder=3)
+            marker = {"pruned": "s", "distilled": "^"}.get(c.origin.split()[0], "o") if c.fits else "x"
+            ax.scatter(x, y, marker=marker, color="tab:blue" if c.fits else "tab:red", zorder=3)
             ax.annotate(c.tag, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = sorted((pts[i] for i in pareto_front(pts)), key=lambda p: p[0])
         if front:
@@ -274,7 +300,7 @@ def pareto_plot(cands: list[Candidate], chosen: Candidate | None, b: Budgets, me
         ax.set_ylabel(f"int8 validation {metric}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title + " (grey lines: candidates not trained)")
+    fig.suptitle(title + " (o grid, square pruned, triangle distilled; grey lines: not trained)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -303,7 +329,7 @@ def fit(recipe_spec: str, board_name: str, out_dir: Path, *, max_ram_kb: float |
         min_accuracy: float | None = None, epochs: int | None = None, data_spec: str | None = None, seed: int = 0,
         small_data: bool = False, max_train: int = 8, device_samples: int | None = None,
         widths: tuple[float, ...] | None = None, depths: tuple[float, ...] | None = None,
-        progress: bool = True) -> FitReport:
+        prune_ratios: tuple[float, ...] = (0.25, 0.5), distill: bool = True, progress: bool = True) -> FitReport:
     from tinyml.bench import bench
     from tinyml.build import build_firmware, require_fit
     from tinyml.data import load_dataset
@@ -313,6 +339,9 @@ def fit(recipe_spec: str, board_name: str, out_dir: Path, *, max_ram_kb: float |
 
     recipe, _ = get_recipe(recipe_spec)
     board = get_board(board_name)
+    for r in prune_ratios:
+        if not 0 < r < 1:
+            raise TinymlError(f"--prune-ratios are fractions of channels in (0, 1), got {r:g}", BAD_INPUT)
     b = _budgets(board, max_ram_kb, max_flash_kb, max_latency_ms, max_energy_uj, min_accuracy)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -325,10 +354,7 @@ def fit(recipe_spec: str, board_name: str, out_dir: Path, *, max_ram_kb: float |
         _size_candidate(c, recipe, data, board, out_dir)
     lat = calibrate(cands, board, progress)
     for c in cands:
-        c.instructions_estimate = lat.instructions(c)
-        c.latency_ms_estimate = c.instructions_estimate / board.clock_hz * 1e3
-        c.energy_uj_estimate = board.power.energy_uj(c.instructions_estimate, board.clock_hz)
-        c.violations = _violations(c, b)
+        _estimate(c, lat, board, b)
     feasible = sorted((c for c in cands if c.fits), key=lambda c: -c.macs)
     plot = out_dir / "pareto.png"
 
@@ -343,7 +369,8 @@ def fit(recipe_spec: str, board_name: str, out_dir: Path, *, max_ram_kb: float |
                            "ram_bytes": chosen.ram_bytes, "arena_bytes": chosen.arena_bytes,
                            "latency_ms_estimate": chosen.latency_ms_estimate,
                            "energy_uj_estimate": chosen.energy_uj_estimate, "params": chosen.params,
-                           "macs": chosen.macs, "keras": str(out_dir / "candidates" / chosen.tag / "model.keras")}
+                           "macs": chosen.macs, "origin": chosen.origin,
+                           "keras": str(Path(chosen.tflite).parent / "model.keras")}
         rep = FitReport(board.name, recipe.name, chosen is not None, len(cands), asdict(b), chosen_json,
                         [{k: v for k, v in asdict(c).items()} | {"fits": c.fits} for c in cands], asdict(lat),
                         str(plot), device, str(out_dir))
@@ -354,18 +381,15 @@ def fit(recipe_spec: str, board_name: str, out_dir: Path, *, max_ram_kb: float |
         report(None, None)
         raise TinymlError(_no_fit_message(board, b, cands), OVER_BUDGET)
 
-    step = max(1, int(np.ceil(len(feasible) / max_train)))
-    to_train = feasible[::step][:max_train]
-    for c in to_train:
-        _log(progress, f"training {c.tag} ({c.params} params, {c.macs} MACs)")
-        setup_tf(seed)
-        model = build_model(recipe, data.input_shape, data.num_classes, c.width, c.depth)
-        fit_model(model, data, epochs=epochs or recipe.epochs, batch_size=recipe.batch_size,
-                  learning_rate=recipe.learning_rate, seed=seed, progress=progress, label=c.tag)
-        d = out_dir / "candidates" / c.tag
+    n_epochs = epochs or recipe.epochs
+    models: dict[str, Any] = {}
+
+    def score(c: Candidate, model, extra: dict) -> None:
+        """Save the trained `model`, quantize it and score it (int8 validation and test splits)."""
+        d = out_dir / "candidates" / c.dirname
         c.float_val = evaluate_keras(model, data.x_val, data.y_val, data.task)
         meta = {"recipe": recipe.name, "width": c.width, "depth": c.depth, "data": data_spec or recipe.dataset,
-                "small_data": small_data, "seed": seed, "epochs": epochs or recipe.epochs, "task": data.task}
+                "small_data": small_data, "seed": seed, "epochs": n_epochs, "task": data.task, **extra}
         save_trained(model, d, data, meta, {**meta, "metric": metric, "dataset": data.info(),
                                              "float_val": c.float_val})
         tfl = d / "model.tflite"
@@ -376,16 +400,78 @@ def fit(recipe_spec: str, board_name: str, out_dir: Path, *, max_ram_kb: float |
         test = evaluate_int8(tfl, data.x_test, data.y_test, data.task)
         c.int8_val, c.int8_test, c.host_c_test = val.int8, test.int8, test.host_c
         c.trained = True
+        models[c.tag] = model
         _log(progress, f"{c.tag}: float val {c.float_val:.4f}, int8 val {c.int8_val:.4f}, int8 test "
                        f"{c.int8_test:.4f} (compiled C {c.host_c_test:.4f})")
-    ok = [c for c in to_train if b.min_accuracy is None or c.int8_val >= b.min_accuracy]
+
+    def add_derived(c: Candidate, model, extra: dict) -> None:
+        """Score a pruned or distilled model and measure it like the grid: its own firmware build for
+        flash/RAM, the latency model, energy."""
+        score(c, model, extra)
+        _measure_sizes(c, Path(c.tflite), board)
+        _estimate(c, lat, board, b)
+        cands.append(c)
+
+    step = max(1, int(np.ceil(len(feasible) / max_train)))
+    to_train = feasible[::step][:max_train]
+    for c in to_train:
+        _log(progress, f"training {c.tag} ({c.params} params, {c.macs} MACs)")
+        setup_tf(seed)
+        model = build_model(recipe, data.input_shape, data.num_classes, c.width, c.depth)
+        fit_model(model, data, epochs=n_epochs, batch_size=recipe.batch_size,
+                  learning_rate=recipe.learning_rate, seed=seed, progress=progress, label=c.tag)
+        score(c, model, {})
+
+    def rank(c: Candidate) -> tuple[float, float]:
+        return round(c.int8_val, 6), -c.latency_ms_estimate
+
+    if prune_ratios:
+        from tinyml.prune import channel_prune
+
+        parent = max(to_train, key=rank)
+        tune = max(1, n_epochs // 3)
+        for ratio in prune_ratios:
+            c = Candidate(f"{parent.tag} pruned {ratio:g}", parent.width, parent.depth,
+                          origin=f"pruned {ratio:g} from {parent.tag}")
+            _log(progress, f"{c.tag}: removing {ratio:g} of the channels, fine-tuning {tune} epochs")
+            try:
+                pruned = channel_prune(models[parent.tag], ratio)
+            except TinymlError as exc:
+                _log(progress, f"{c.tag}: skipped ({exc})")
+                continue
+            fit_model(pruned, data, epochs=tune, batch_size=recipe.batch_size,
+                      learning_rate=recipe.learning_rate / 3, seed=seed, progress=progress, label=c.tag)
+            add_derived(c, pruned, {"pruned": {"mode": "channels", "amount": ratio, "parent": parent.tag,
+                                               "fine_tune_epochs": tune}})
+    teacher = max(to_train, key=lambda c: c.macs)
+    students = sorted((c for c in to_train if c.depth == teacher.depth and c.width < teacher.width),
+                      key=lambda c: c.width)
+    if distill and data.task == "classification" and students:
+        from tinyml.distill import kd_loss, soften
+
+        student = ([s for s in students if s.width <= teacher.width / 2] or students[:1])[-1]
+        temperature, alpha = 4.0, 0.7
+        c = Candidate(f"{student.tag} distilled from {teacher.tag}", student.width, student.depth,
+                      origin=f"distilled from {teacher.tag}")
+        _log(progress, f"{c.tag}: knowledge distillation (T={temperature:g}, alpha={alpha:g}), {n_epochs} epochs")
+        soft = soften(np.asarray(models[teacher.tag].predict(data.x_train, batch_size=256, verbose=0)), temperature)
+        hard = np.eye(data.num_classes, dtype=np.float32)[data.y_train]
+        setup_tf(seed)
+        model = build_model(recipe, data.input_shape, data.num_classes, c.width, c.depth)
+        fit_model(model, data, epochs=n_epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
+                  seed=seed, progress=progress, label=c.tag, y_train=np.concatenate([hard, soft], axis=1),
+                  loss=kd_loss(temperature, alpha, data.num_classes))
+        add_derived(c, model, {"distilled": {"teacher": teacher.tag, "temperature": temperature, "alpha": alpha}})
+
+    trained = [c for c in cands if c.trained and c.fits]
+    ok = [c for c in trained if b.min_accuracy is None or c.int8_val >= b.min_accuracy]
     if not ok:
-        best = max(to_train, key=lambda c: c.int8_val)
+        best = max(trained, key=lambda c: c.int8_val)
         report(None, None)
         raise TinymlError(f"no candidate that fits {board.name} reaches --min-accuracy {b.min_accuracy:g}: the best, "
                           f"{best.tag}, has int8 validation {metric} {best.int8_val:.4f} "
                           f"({b.min_accuracy - best.int8_val:.4f} short)", OVER_BUDGET)
-    chosen = max(ok, key=lambda c: (round(c.int8_val, 6), -c.latency_ms_estimate))
+    chosen = max(ok, key=rank)
 
     _log(progress, f"chosen {chosen.tag}: building firmware for {board.name}")
     shutil.copyfile(chosen.tflite, out_dir / "model.tflite")

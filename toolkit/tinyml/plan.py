@@ -124,6 +124,37 @@ def lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
 
 def plan_memory(graph: Graph, lowered: Sequence[Lowered]) -> MemoryPlan:
     """The smallest arena found for `graph` executed in its operator order, with `lowered` (one per operator)."""
+    all_groups, pairs = _groups(graph, lowered)
+    bound = _lower_bound(all_groups)
+    best: tuple[int, list[int]] | None = None
+    for order in _orders(all_groups):
+        arena, bases = _place(all_groups, order, best[0] if best else None)
+        if arena is not None and (best is None or arena < best[0]):
+            best = (arena, bases)
+            if arena <= _align(bound):
+                break
+    assert best is not None
+    arena, bases = best
+    tensor_offsets: dict[int, int] = {}
+    scratch_offsets: dict[int, int] = {}
+    for g, base in zip(all_groups, bases):
+        for r in g.rects:
+            (tensor_offsets if r.key[0] == "t" else scratch_offsets)[r.key[1]] = base + r.rel
+    plan = MemoryPlan(arena_bytes=_align(arena), tensor_offsets=MappingProxyType(tensor_offsets),
+                      scratch_offsets=MappingProxyType(scratch_offsets), lower_bound=bound,
+                      inplace_pairs=tuple(pairs))
+    verify_plan(graph, lowered, plan)
+    return plan
+
+
+def live_bytes(graph: Graph, lowered: Sequence[Lowered]) -> list[int]:
+    """Per operator position, the bytes live there (tensors, with shared bytes counted once, plus its scratch): no
+    plan can use less than the largest of these. The code generator shrinks scratch where this peaks."""
+    all_groups, _ = _groups(graph, lowered)
+    return [_live_at(all_groups, t) for t in range(len(graph.operators))]
+
+
+def _groups(graph: Graph, lowered: Sequence[Lowered]) -> tuple[list[_Group], list[tuple[int, int]]]:
     first, last = lifetimes(graph)
     union = _OffsetUnion()
     pairs: list[tuple[int, int]] = []
@@ -166,39 +197,20 @@ def plan_memory(graph: Graph, lowered: Sequence[Lowered]) -> MemoryPlan:
         if low.scratch_bytes > 0:
             all_groups.append(_Group([_Rect(("s", op.index), low.scratch_bytes, pos, pos)]))
     all_groups = [g for g in all_groups if g.span > 0] + [g for g in all_groups if g.span == 0]
+    return all_groups, pairs
 
-    bound = _lower_bound(all_groups)
-    best: tuple[int, list[int]] | None = None
-    for order in _orders(all_groups):
-        arena, bases = _place(all_groups, order, best[0] if best else None)
-        if arena is not None and (best is None or arena < best[0]):
-            best = (arena, bases)
-            if arena <= _align(bound):
-                break
-    assert best is not None
-    arena, bases = best
-    tensor_offsets: dict[int, int] = {}
-    scratch_offsets: dict[int, int] = {}
-    for g, base in zip(all_groups, bases):
-        for r in g.rects:
-            (tensor_offsets if r.key[0] == "t" else scratch_offsets)[r.key[1]] = base + r.rel
-    plan = MemoryPlan(arena_bytes=_align(arena), tensor_offsets=MappingProxyType(tensor_offsets),
-                      scratch_offsets=MappingProxyType(scratch_offsets), lower_bound=bound,
-                      inplace_pairs=tuple(pairs))
-    verify_plan(graph, lowered, plan)
-    return plan
+
+def _live_at(groups: list[_Group], t: int) -> int:
+    live = 0
+    for g in groups:
+        spans = [(r.rel, r.rel + r.size) for r in g.rects if r.first <= t <= r.last]
+        live += _union_length(spans)
+    return live
 
 
 def _lower_bound(groups: list[_Group]) -> int:
     times = sorted({r.first for g in groups for r in g.rects})
-    best = 0
-    for t in times:
-        live = 0
-        for g in groups:
-            spans = [(r.rel, r.rel + r.size) for r in g.rects if r.first <= t <= r.last]
-            live += _union_length(spans)
-        best = max(best, live)
-    return best
+    return max((_live_at(groups, t) for t in times), default=0)
 
 
 def _union_length(spans: list[tuple[int, int]]) -> int:

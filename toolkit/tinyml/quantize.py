@@ -64,12 +64,14 @@ class FloatModel:
         self.meta: dict = {}
         self.keras = None
         self.saved = None
+        self.onnx = None
         p = self.path
         if not p.exists():
             raise TinymlError(f"{p}: no such file or directory")
         if p.suffix == ".onnx":
             from tinyml.onnx_import import onnx_to_keras
-            self.keras = onnx_to_keras(p)
+            self.onnx = onnx_to_keras(p)
+            self.keras = self.onnx.keras
         elif p.is_dir() and (p / "saved_model.pb").exists():
             import tensorflow as tf
             loaded = tf.saved_model.load(str(p))
@@ -184,6 +186,7 @@ class QuantizeReport:
     calib_samples: int
     tflite_bytes: int
     features: dict | None
+    onnx: dict | None = None  # ONNX input: layouts, how the data was read, translation error vs ONNX reference
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,6 +199,13 @@ def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *,
 
     fm = FloatModel(model_path)
     data: Dataset = data_for(fm.meta, calib_spec, seed)
+    onnx_info = None
+    if fm.onnx is not None:               # ONNX is NCHW, the translated model NHWC: read the data accordingly
+        layout = fm.onnx.adapt(data.x_train[:1])[1]
+        for split in ("x_train", "x_val", "x_test"):
+            setattr(data, split, fm.onnx.adapt(getattr(data, split))[0])
+        onnx_info = {**fm.onnx.layout_info, "data_layout": layout,
+                     "max_relative_error_vs_onnx": fm.onnx.verify(data.x_test)}
     if tuple(data.input_shape) != tuple(fm.input_shape):
         raise TinymlError(f"data {data.name} has samples shaped {data.input_shape}, the model expects "
                           f"{fm.input_shape}")
@@ -215,7 +225,7 @@ def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *,
     elif data.features:
         features = data.features
     report = QuantizeReport(str(model_path), str(out_path), data.info(), ev.metric, float_acc, ev.int8, ev.host_c,
-                            ev.host_equals_tflite, ev.samples, len(calib), len(tflite), features)
+                            ev.host_equals_tflite, ev.samples, len(calib), len(tflite), features, onnx_info)
     if features:
         (out_path.with_suffix(".features.json")).write_text(json.dumps(features, indent=2) + "\n")
     out_path.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=2) + "\n")

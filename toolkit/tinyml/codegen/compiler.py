@@ -19,7 +19,7 @@ from tinyml.errors import TinymlError
 from tinyml.ir.graph import DTYPE_CODES, Graph, Tensor
 from tinyml.ir.reader import read_tflite
 from tinyml.paths import RUNTIME_DIR, RUNTIME_INCLUDE_DIR
-from tinyml.plan import MemoryPlan, plan_memory
+from tinyml.plan import MemoryPlan, live_bytes, plan_memory
 
 
 
@@ -74,6 +74,7 @@ def compile_graph(graph: Graph, out_dir: Path, prefix: str = DEFAULT_PREFIX,
     graph = fuse_conv_add(graph)  # memory: residual CONV_2D + ADD as one operator, same bytes out
     ctx = LoweringContext(graph, prefix, target=Target.of(target))
     lowered = [make_inplace(op, ctx, lower(op, ctx)) for op in graph.operators]
+    lowered = _shrink_peak_scratch(graph, ctx, lowered)
     for t in graph.outputs:
         if graph.tensors[t].is_constant:
             raise TinymlError(f"{graph.name}: output tensor {t} '{graph.tensors[t].name}' is a constant; nothing to compute")
@@ -119,6 +120,32 @@ def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
             os.replace(tmp / name, out_dir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Kernel variants with a smaller-scratch mode (ctx.low_scratch): the DSP convolution without im2col, the DSP fully
+# connected without the widened input.
+_SHRINKABLE = ("tm_conv2d_s8_dsp(", "tm_conv2d_add_s8_dsp(", "tm_fully_connected_s8_dsp(", "tm_conv_inplace_dsp_s8(tm_conv2d_s8_dsp_rows")
+
+
+def _shrink_peak_scratch(graph: Graph, ctx: LoweringContext, lowered: list[Lowered]) -> list[Lowered]:
+    """While the operator where the live bytes (tensors + scratch) peak has a variant with less scratch, use it: a
+    layer's scratch is only worth its speed where it does not raise the arena. Same bytes out either way."""
+    lowered = list(lowered)
+    while True:
+        live = live_bytes(graph, lowered)
+        if not live:
+            return lowered
+        pos = max(range(len(live)), key=live.__getitem__)
+        op, low = graph.operators[pos], lowered[pos]
+        if op.index in ctx.low_scratch or not low.scratch_bytes or not low.call.lstrip().startswith(_SHRINKABLE):
+            return lowered
+        ctx.low_scratch.add(op.index)
+        new = make_inplace(op, ctx, lower(op, ctx))
+        if new.scratch_bytes >= low.scratch_bytes:
+            ctx.low_scratch.discard(op.index)
+            lower(op, ctx)  # restore the derived arrays of the variant kept
+            return lowered
+        lowered[pos] = new
 
 
 def _model_h(graph: Graph, plan: MemoryPlan, prefix: str) -> str:

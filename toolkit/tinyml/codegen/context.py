@@ -37,6 +37,8 @@ class LoweringContext:
     # Arrays the generator derives from constants for a kernel variant (re-arranged weights, folded biases):
     # C symbol -> (C type, values). They are emitted and counted in weights_bytes like the constant tensors.
     derived: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+    # Operators (indices) on the memory peak whose kernel variant should use its smallest scratch (see compiler).
+    low_scratch: set[int] = field(default_factory=set)
 
     def tensor(self, op: Operator, position: int, *, outputs: bool = False) -> Tensor:
         indices = op.outputs if outputs else op.inputs

@@ -18,6 +18,10 @@ from tinyml.ir.graph import Graph, Operator
 
 # Row kernels that compute any valid shape (batch 1, any input height, top padding, one output row).
 ROW_SAFE_KERNELS = ("tm_conv2d_s8", "tm_depthwise_conv2d_s8")
+# DSP variants (their own signature, a scratch argument last) -> their row-range kernel, run through
+# tm_conv_inplace_dsp_s8; the ring and then the kernel's own scratch form the operator's scratch.
+DSP_ROW_KERNELS = {"tm_conv2d_s8_dsp": "tm_conv2d_s8_dsp_rows",
+                   "tm_depthwise_conv2d_s8_dsp": "tm_depthwise_conv2d_s8_dsp_rows"}
 ALIAS_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 POINTWISE_ROW_BYTES = 512  # pixels per ring row of a pointwise layer: as many as fit (fewer kernel calls)
 MAX_RING_FRACTION = 0.25  # in place only when the ring is at most this fraction of the smaller of input/output
@@ -78,14 +82,19 @@ def choose_geometry(rows: int, in_h: int, stride: int, pad: int, reach: int, in_
 
 
 def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
-    if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") or low.scratch_bytes or low.inplace_input is not None \
+    if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") or low.inplace_input is not None \
             or low.overlap_input is not None or low.alias_input is not None:
         return low
     m = _CALL.match(low.call.strip())
-    if not m or m.group(1) not in ROW_SAFE_KERNELS:
+    if not m:
         return low
+    dsp = m.group(1) in DSP_ROW_KERNELS
     args = m.group(2).split(", ")
-    if len(args) != 9:
+    if dsp:
+        if len(args) != 10:
+            return low
+        args = args[:9]  # the last one is the kernel's scratch, placed after the ring
+    elif m.group(1) not in ROW_SAFE_KERNELS or len(args) != 9 or low.scratch_bytes:
         return low
     x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
     if not dies_with(ctx.graph, op, x.index):
@@ -122,6 +131,16 @@ def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
     in_bytes, out_bytes = x.nbytes, y.nbytes
     if not worth_it(ring * out_row, cost, in_bytes, out_bytes):
         return low
+    if dsp:
+        ring_bytes = (ring * out_row + 3) // 4 * 4
+        extra.append(f"static const tm_inplace_dsp_params {p}_ip = {{{ring}, {int(backward)}, {stride}, {pad}, "
+                     f"{reach}}};")
+        call = (f"tm_conv_inplace_dsp_s8({DSP_ROW_KERNELS[m.group(1)]}, &{p}_ip, {', '.join(args)}, "
+                f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET), arena + OP{op.index}_SCRATCH_OFFSET + "
+                f"{ring_bytes}u);")
+        return Lowered(kernels=low.kernels + ("convolution/conv_inplace_dsp_s8.c",),
+                       decls=decls + "\n" + "\n".join(extra), call=call,
+                       scratch_bytes=ring_bytes + low.scratch_bytes, overlap_input=x.index, overlap_delta=delta)
     extra.append(f"static const tm_inplace_params {p}_ip = {{{ring}, {int(backward)}}};")
     call = (f"tm_conv_inplace_s8({m.group(1)}, &{p}_ip, {', '.join(args)}, "
             f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET));")

@@ -22,7 +22,7 @@ class Target:
     dsp: bool = False           # DSP/SIMD extension: select the *_dsp kernel variants
     mve: bool = False           # Helium (M55); no MVE-specific kernels yet, the DSP variants are used
     flash_bytes: int | None = None  # flash budget, when known: bounds size-for-speed trades (widened weights)
-    wide_fc: bool | None = None     # int16 FC weights: None = when the flash budget allows (never without one)
+    wide_fc: bool | None = None     # int16 FC and conv weights: None = when the flash budget allows (never without one)
 
     @staticmethod
     def of(value: "Target | str | None") -> "Target":

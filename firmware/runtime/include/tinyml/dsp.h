@@ -70,19 +70,24 @@ static inline uint32_t tm_load32(const void *p) {
 
 /* Per-output-channel requantization, precomputed by the generator for the fast path (see tm_requant_fast). */
 typedef struct {
-  int32_t multiplier;  /* M in [2^30, 2^31) */
-  int32_t pre_shift;   /* left shift + 1 (the doubling of the rounding doubling high multiply) */
-  int32_t post_shift;  /* right shift r >= 0 */
-  int32_t add;         /* (r > 0 ? 2^(r-1) : 0) + output_zero_point * 2^r */
+  int32_t multiplier;  /* M in [2^30, 2^31), or 0 (the output is the zero point) */
+  int32_t pre_shift;   /* 0, or left shift + 1 (the doubling of the rounding doubling high multiply) */
+  int32_t post_shift;  /* right shift r - 1 >= 0, or 0 */
+  int32_t add;         /* the output zero point */
+  int32_t k_lo, k_hi;  /* the 64-bit rounding constant K */
 } tm_requant_ch;
 
-/* TFLite's MultiplyByQuantizedMultiplier with the final shift rounding ties up, plus the output zero point:
- *   high = (x * 2^l * M + 2^30) >> 31  ==  SMMULR(x << (l+1), M)   when |x| * 2^(l+1) < 2^31,
- *   out  = (high + 2^(r-1)) >> r + zp  ==  (high + add) >> r        (zp * 2^r is a multiple of 2^r).
- * The generator proves |x| * 2^(l+1) < 2^31 and |high| + |add| < 2^31 for every channel from the weights and the
- * bias before it selects this path; otherwise the variant calls the general 64-bit tm_requantize_round_up. */
+/* TFLite's MultiplyByQuantizedMultiplier with the final shift rounding ties up, plus the output zero point, as
+ * one SMLAL: out = (hi32((x << pre) * M + K) >> post) + zp. With high = floor((x 2^l M + 2^30) / 2^31) (what the
+ * rounding doubling high multiply computes, ties included) and out = floor((high + 2^(r-1)) / 2^r):
+ *   l = 0, 1 <= r <= 32: pre 0, K = 2^30 + 2^(30+r), post r - 1 (nested floors), exact for every int32 x;
+ *   r = 0: pre l + 1, K = 2^31, post 0, when the generator proves |x| 2^(l+1) < 2^31;
+ *   M = 0 or r > 32 (the output is always the zero point): M = K = 0.
+ * Otherwise (no proof) the variant calls the general 64-bit tm_requantize_round_up. */
 static inline int32_t tm_requant_fast(int32_t x, const tm_requant_ch *c) {
-  return (tm_smmulr((int32_t)((uint32_t)x << c->pre_shift), c->multiplier) + c->add) >> c->post_shift;
+  const int64_t k = (int64_t)(((uint64_t)(uint32_t)c->k_hi << 32) | (uint32_t)c->k_lo);
+  const int64_t s = k + (int64_t)(int32_t)((uint32_t)x << c->pre_shift) * (int64_t)c->multiplier;
+  return ((int32_t)(s >> 32) >> c->post_shift) + c->add;
 }
 
 #endif

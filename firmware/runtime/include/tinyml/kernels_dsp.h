@@ -38,7 +38,7 @@ static inline int32_t tm_dsp_mode(const tm_dsp_requant *rq) {
 
 /* One channel's output stage with its parameters in registers: load once, apply to every pixel of a tile. */
 typedef struct {
-  int32_t multiplier, pre_shift, post_shift, add;
+  int32_t multiplier, pre_shift, post_shift, add, k_lo, k_hi;
 } tm_dsp_ch;
 
 static inline __attribute__((always_inline)) tm_dsp_ch tm_dsp_load_ch(const tm_dsp_requant *rq, int32_t o,
@@ -47,13 +47,15 @@ static inline __attribute__((always_inline)) tm_dsp_ch tm_dsp_load_ch(const tm_d
   if (mode == TM_DSP_GENERAL) {
     c.multiplier = rq->multiplier[o];
     c.pre_shift = rq->shift[o];
-    c.post_shift = c.add = 0;
+    c.post_shift = c.add = c.k_lo = c.k_hi = 0;
   } else {
     const tm_requant_ch *r = &rq->ch[o];
     c.multiplier = r->multiplier;
     c.pre_shift = r->pre_shift;
     c.post_shift = r->post_shift;
     c.add = r->add;
+    c.k_lo = r->k_lo;
+    c.k_hi = r->k_hi;
   }
   return c;
 }
@@ -64,7 +66,9 @@ static inline __attribute__((always_inline)) int8_t tm_dsp_apply(int32_t acc, tm
   if (mode == TM_DSP_GENERAL) {
     v = tm_requantize_round_up(acc, c.multiplier, c.pre_shift) + zp;
   } else {
-    v = (tm_smmulr((int32_t)((uint32_t)acc << c.pre_shift), c.multiplier) + c.add) >> c.post_shift;
+    const int64_t k = (int64_t)(((uint64_t)(uint32_t)c.k_hi << 32) | (uint32_t)c.k_lo);
+    const int64_t s = k + (int64_t)(int32_t)((uint32_t)acc << c.pre_shift) * (int64_t)c.multiplier;
+    v = ((int32_t)(s >> 32) >> c.post_shift) + c.add;
     if (mode == TM_DSP_FAST_SAT) return (int8_t)tm_ssat8(v);
   }
   v = v < lo ? lo : v;
@@ -77,6 +81,7 @@ static inline __attribute__((always_inline)) int8_t tm_dsp_apply(int32_t acc, tm
 typedef struct {
   int32_t batches, in_features, out_features, k4;
   int32_t wide;
+  int32_t direct;              /* 1: no scratch, the input is widened on the fly (per block of 4 rows) */
 } tm_fc_dsp_params;
 
 void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *rq, const int8_t *input,
@@ -84,11 +89,16 @@ void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *
 
 /* Convolution as a GEMM over im2col rows of two pixels at a time: k = (ky*kw + kx)*in_c + ic, padded to k4 with
  * zero weights. weights: output channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
- * an odd last channel: its words. scratch: 4*k4 bytes (two widened rows) + k4 bytes (gather row) when in_c % 4. */
+ * an odd last channel: its words. scratch (TM_CONV_DSP_SCRATCH): 4*k4 bytes (two widened rows) + k4 bytes (gather
+ * row) when in_c % 4; with `direct` (in_c % 4 == 0, at most TM_CONV_DIRECT_MAX_TAPS taps) no im2col: the input is
+ * read and widened in place, scratch is one row of in_c zero-point bytes for padded taps. */
+#define TM_CONV_DIRECT_MAX_TAPS 16
 typedef struct {
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t k4;
   int32_t pad_value;           /* the input zero point */
+  int32_t direct;
+  int32_t wide;                /* weights as int16 pairs: per group, channel o's words (k0,k2),(k1,k3), then o+1's */
 } tm_conv_dsp_params;
 
 void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
@@ -96,7 +106,21 @@ void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                       const int8_t *weights, const int32_t *bias, const tm_dims *out_dims, int8_t *output,
                       void *scratch);
 
-/* Depthwise convolution, depth multiplier 1, channels % 4 == 0. weights: per tap, per group of 4 channels, two
+/* Output rows [row0, row1) of batch 0 only, written from `output` on (row row0's first byte); reads only the input
+ * rows those output rows need. The row kernels of tm_conv_inplace_dsp_s8. */
+void tm_conv2d_s8_dsp_rows(const void *p, const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
+                           const tm_dims *filter_dims, const void *weights, const int32_t *bias,
+                           const tm_dims *out_dims, int8_t *output, void *scratch, int32_t row0, int32_t row1);
+
+/* CONV_2D (this DSP arithmetic) whose int8 output is added to `skip` with TFLite's int8 ADD (see tm_conv2d_add_s8);
+ * `output` may be `skip`. scratch: the convolution's scratch, then 2 * out_c bytes (a pixel pair's conv output). */
+void tm_conv2d_add_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
+                          const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
+                          const int8_t *weights, const int32_t *bias, const tm_dims *out_dims,
+                          const tm_add_params *add, int32_t conv_is_first, const int8_t *skip, int8_t *output,
+                          void *scratch);
+
+/* Depthwise convolution, depth multiplier 1, channels % 4 == 0. weights: per group of 4 channels, per tap, two
  * words of int16 pairs (c0,c2),(c1,c3). Channels >= vector_channels round ties away (general path). scratch:
  * in_c bytes (a row of the zero point, read by padded taps). */
 typedef struct {
@@ -109,5 +133,26 @@ void tm_depthwise_conv2d_s8_dsp(const tm_dw_dsp_params *p, const tm_dsp_requant 
                                 const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                                 const int32_t *weights, const int32_t *bias, const tm_dims *out_dims,
                                 int8_t *output, int8_t *scratch);
+void tm_depthwise_conv2d_s8_dsp_rows(const void *p, const tm_dsp_requant *rq, const tm_dims *in_dims,
+                                     const int8_t *input, const tm_dims *filter_dims, const void *weights,
+                                     const int32_t *bias, const tm_dims *out_dims, int8_t *output, void *scratch,
+                                     int32_t row0, int32_t row1);
+
+/* In-place execution of a DSP row kernel (the schedule of tm_conv_inplace_s8): output rows one at a time into
+ * `ring` (ring_rows rows), each copied to its place once no later row reads the input there. `scratch` is the row
+ * kernel's own scratch. Batch 1. */
+typedef void (*tm_dsp_row_kernel)(const void *p, const tm_dsp_requant *rq, const tm_dims *in_dims,
+                                  const int8_t *input, const tm_dims *filter_dims, const void *weights,
+                                  const int32_t *bias, const tm_dims *out_dims, int8_t *output, void *scratch,
+                                  int32_t row0, int32_t row1);
+typedef struct {
+  int32_t ring_rows, backward;
+  int32_t stride_h, pad_h, reach;  /* reach: (kernel_h - 1) * dilation_h */
+} tm_inplace_dsp_params;
+
+void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_params *ip, const void *p,
+                            const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
+                            const tm_dims *filter_dims, const void *weights, const int32_t *bias,
+                            const tm_dims *out_dims, int8_t *output, int8_t *ring, void *scratch);
 
 #endif

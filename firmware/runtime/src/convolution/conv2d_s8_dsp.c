@@ -1,6 +1,9 @@
 /* Int8 convolution, DSP variant: an im2col GEMM. Two output pixels at a time are gathered and widened to int16 into
  * scratch (padded taps read the input zero point, the input offset being folded into the bias); every pair of output
- * channels then runs a 2x2 register tile of SMLADs over it. Layouts: see tinyml/kernels_dsp.h. */
+ * channels then runs a 2x2 register tile of SMLADs over it. `direct` (in_c % 4 == 0): no im2col, the tile reads the
+ * input words of each tap itself (scratch: one row of zero points for padded taps). Any output row range can be
+ * computed (tm_conv2d_s8_dsp_rows, the row kernel of the in-place wrapper), and the output stage may add a skip
+ * tensor with TFLite's ADD arithmetic (tm_conv2d_add_s8_dsp). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 
 /* The interleaved row block: per group of 4 k, words (px0 k0k2, px0 k1k3, px1 k0k2, px1 k1k3). */
@@ -35,8 +38,22 @@ static void im2col(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t 
     return;
   }
   int8_t *g = gather;
+  const int8_t pad = (int8_t)p->pad_value;
+  const int32_t row_bytes = kw * in_c;
+  const int32_t x_inside = p->dilation_w == 1 && x0 >= 0 && x0 + kw <= in->w;
   for (int32_t ky = 0; ky < kh; ++ky) {
     const int32_t y = y0 + ky * p->dilation_h;
+    if (y < 0 || y >= in->h) {  /* a whole row of padding */
+      for (int32_t i = 0; i < row_bytes; ++i) g[i] = pad;
+      g += row_bytes;
+      continue;
+    }
+    if (x_inside) {  /* the kw taps of this row are contiguous input bytes */
+      const int8_t *src = input + (y * in->w + x0) * in_c;
+      for (int32_t i = 0; i < row_bytes; ++i) g[i] = src[i];
+      g += row_bytes;
+      continue;
+    }
     for (int32_t kx = 0; kx < kw; ++kx) {
       const int32_t x = x0 + kx * p->dilation_w;
       if (y >= 0 && y < in->h && x >= 0 && x < in->w) {
@@ -52,33 +69,267 @@ static void im2col(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t 
   widen_into(dst, gather, p->k4 >> 2);
 }
 
-static inline __attribute__((always_inline)) void conv_run(
-    const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
-    const tm_dims *filter_dims, const int8_t *weights, const int32_t *bias, const tm_dims *out_dims,
-    int8_t *output, void *scratch, const int32_t mode) {
-  const int32_t out_c = out_dims->c, groups = p->k4 >> 2, pairs = out_c & ~1;
-  const int32_t npix = out_dims->h * out_dims->w, ow = out_dims->w;
-  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
-  int32_t *rows = (int32_t *)scratch;
-  int8_t *gather = (int8_t *)scratch + 4 * p->k4;
-  for (int32_t b = 0; b < out_dims->n; ++b) {
-    const int8_t *in_b = input + b * in_dims->h * in_dims->w * in_dims->c;
-    int8_t *out_b = output + b * npix * out_c;
-    for (int32_t pix = 0; pix < npix; pix += 2) {
-      const int32_t second = pix + 1 < npix ? pix + 1 : pix;
-      im2col(p, in_dims, in_b, filter_dims->h, filter_dims->w, pix / ow, pix % ow, rows, gather);
-      im2col(p, in_dims, in_b, filter_dims->h, filter_dims->w, second / ow, second % ow, rows + 2, gather);
-      int8_t *o0 = out_b + pix * out_c, *o1 = out_b + second * out_c;
-      const uint32_t *w = (const uint32_t *)weights;  /* 4-byte aligned by the generator */
-      for (int32_t o = 0; o < pairs; o += 2) {
-        int32_t a00 = bias[o], a01 = bias[o + 1];
-        int32_t a10 = a00, a11 = a01;
-        const int32_t *x = rows;
+/* tm_requantize (shift in [-31, 31]) as one 64-bit multiply, add and shift. For every product P but the
+ * saturating INT32_MIN^2, the rounding doubling high multiply is h = floor((P + 2^30) / 2^31) and the ties-away
+ * divide by 2^r is floor((h + 2^(r-1) - [h < 0]) / 2^r); nested floors give hi32(P + K) >> (r - 1) with
+ * K = 2^30 + 2^(30+r) - [P < 0] 2^31 (P in [-2^30, 0) gives the same either way). */
+typedef struct {
+  int32_t multiplier, left, post;  /* post < 0: no right shift (h itself, of x << left) */
+  int64_t k_pos, k_neg;
+} rq64;
+
+static int32_t rq64_init(rq64 *q, int32_t multiplier, int32_t shift) {
+  if (multiplier == INT32_MIN || shift > 31 || shift < -31) return 0;
+  q->multiplier = multiplier;
+  q->left = shift > 0 ? shift : 0;
+  q->post = shift >= 0 ? -1 : -shift - 1;
+  q->k_pos = shift >= 0 ? 0 : (1LL << 30) + (1LL << (30 - shift));
+  q->k_neg = q->k_pos - (1LL << 31);
+  return 1;
+}
+
+static inline int32_t rq64_apply(int32_t x, const rq64 *q) {
+  if (q->post < 0) {
+    const int64_t p = (int64_t)(int32_t)((uint32_t)x << q->left) * (int64_t)q->multiplier;
+    return (int32_t)((p + (1LL << 30)) >> 31);
+  }
+  const int64_t p = (int64_t)x * (int64_t)q->multiplier;
+  return (int32_t)((p + (p < 0 ? q->k_neg : q->k_pos)) >> 32) >> q->post;
+}
+
+typedef struct {
+  rq64 a, b, out;
+  int32_t left_shift, a_offset, b_offset, output_offset, act_min, act_max;
+} add_fast;
+
+static int32_t add_fast_init(add_fast *f, const tm_add_params *add) {
+  f->left_shift = add->left_shift;
+  f->a_offset = add->a_offset;
+  f->b_offset = add->b_offset;
+  f->output_offset = add->output_offset;
+  f->act_min = add->act_min;
+  f->act_max = add->act_max;
+  return rq64_init(&f->a, add->a_multiplier, add->a_shift) && rq64_init(&f->b, add->b_multiplier, add->b_shift) &&
+         rq64_init(&f->out, add->output_multiplier, add->output_shift);
+}
+
+static inline int8_t add_one_fast(const add_fast *f, int32_t conv, int32_t skip, int32_t conv_is_first) {
+  const int32_t a = conv_is_first ? conv : skip, b = conv_is_first ? skip : conv;
+  const int32_t sa = rq64_apply((a + f->a_offset) * (1 << f->left_shift), &f->a);
+  const int32_t sb = rq64_apply((b + f->b_offset) * (1 << f->left_shift), &f->b);
+  const int32_t sum = rq64_apply(sa + sb, &f->out) + f->output_offset;
+  return (int8_t)tm_clamp(sum, f->act_min, f->act_max);
+}
+
+/* The fused residual ADD of one int8 convolution output with its skip element (tm_conv2d_add_s8's arithmetic). */
+static inline int8_t add_one(const tm_add_params *add, int32_t conv, int32_t skip, int32_t conv_is_first) {
+  const int32_t a = conv_is_first ? conv : skip, b = conv_is_first ? skip : conv;
+  const int32_t sa = tm_requantize((a + add->a_offset) * (1 << add->left_shift), add->a_multiplier, add->a_shift);
+  const int32_t sb = tm_requantize((b + add->b_offset) * (1 << add->left_shift), add->b_multiplier, add->b_shift);
+  const int32_t sum = tm_requantize(sa + sb, add->output_multiplier, add->output_shift) + add->output_offset;
+  return (int8_t)tm_clamp(sum, add->act_min, add->act_max);
+}
+
+typedef struct {
+  const tm_add_params *add;
+  int32_t conv_is_first;
+  const int8_t *skip;          /* at the first computed pixel, like the output */
+  const add_fast *fast;        /* NULL: tm_add_s8's general arithmetic */
+} fused_add;
+
+#if TM_DSP_NATIVE
+/* The im2col x wide-weight 2x2 tile in assembly (gcc spills it): per group of 4 k, LDM of the 4 widened words of
+ * the two pixels (fixed, ascending registers), 2 LDRD of the two channels' weights, 8 SMLAD: 13 instructions per 16
+ * MACs with the loop. groups >= 1. */
+#define TILE_WIDE_BODY                                         \
+  "ldmia %[x]!, {%[x0a], %[x0b], %[x1a], %[x1b]}\n\t"         \
+  "ldrd %[wa], %[wb], [%[w]], #8\n\t"                         \
+  "smlad %[a00], %[x0a], %[wa], %[a00]\n\t"                   \
+  "smlad %[a10], %[x1a], %[wa], %[a10]\n\t"                   \
+  "smlad %[a00], %[x0b], %[wb], %[a00]\n\t"                   \
+  "smlad %[a10], %[x1b], %[wb], %[a10]\n\t"                   \
+  "ldrd %[wa], %[wb], [%[w]], #8\n\t"                         \
+  "smlad %[a01], %[x0a], %[wa], %[a01]\n\t"                   \
+  "smlad %[a11], %[x1a], %[wa], %[a11]\n\t"                   \
+  "smlad %[a01], %[x0b], %[wb], %[a01]\n\t"                   \
+  "smlad %[a11], %[x1b], %[wb], %[a11]\n\t"
+#define TILE_WIDE_OPERANDS                                                                                   \
+  : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(*w),      \
+    [x0a] "=&r"(x0a), [x0b] "=&r"(x0b), [x1a] "=&r"(x1a), [x1b] "=&r"(x1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+static inline __attribute__((always_inline)) void tile_wide_asm(const int32_t *x, const uint32_t **w, int32_t groups,
+                                                                int32_t *a00, int32_t *a01, int32_t *a10,
+                                                                int32_t *a11) {
+  register int32_t x0a __asm__("r8"), x0b __asm__("r9"), x1a __asm__("r10"), x1b __asm__("r12");
+  int32_t wa, wb;
+  if (groups & 1) __asm__ volatile(TILE_WIDE_BODY TILE_WIDE_OPERANDS : : "memory");
+  if (groups >= 2) {  /* two groups per iteration: 25 instructions per 32 MACs */
+    const int32_t *xe = x + 4 * (groups & ~1);
+    __asm__ volatile("1:\n\t" TILE_WIDE_BODY TILE_WIDE_BODY "cmp %[x], %[xe]\n\t"
+                     "bne 1b" TILE_WIDE_OPERANDS
+                     : [xe] "r"(xe)
+                     : "cc", "memory");
+  }
+}
+
+/* The same for one pixel (an odd last pixel): LDRD of its 2 words (rows keep the 2-pixel interleave), 2 LDRD of
+ * weights, 4 SMLAD. */
+static inline __attribute__((always_inline)) void tile_wide1_asm(const int32_t *x, const uint32_t **w, int32_t groups,
+                                                                 int32_t *a00, int32_t *a01) {
+  int32_t x0a, x0b, wa, wb;
+  const int32_t *xe = x + 4 * groups;
+  __asm__ volatile("1:\n\t"
+                   "ldrd %[x0a], %[x0b], [%[x]], #16\n\t"
+                   "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+                   "smlad %[a00], %[x0a], %[wa], %[a00]\n\t"
+                   "smlad %[a00], %[x0b], %[wb], %[a00]\n\t"
+                   "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+                   "smlad %[a01], %[x0a], %[wa], %[a01]\n\t"
+                   "smlad %[a01], %[x0b], %[wb], %[a01]\n\t"
+                   "cmp %[x], %[xe]\n\t"
+                   "bne 1b"
+                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [x] "+r"(x), [w] "+r"(*w), [x0a] "=&r"(x0a),
+                     [x0b] "=&r"(x0b), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                   : [xe] "r"(xe)
+                   : "cc", "memory");
+}
+
+/* The direct (no im2col) x wide-weight 2x2 tile over one tap's `groups` words of the two pixels (s0, s0 + delta):
+ * each input word widened in the loop; 19 instructions per 16 MACs, 12 registers. groups >= 1. */
+static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *s0, int32_t delta, const uint32_t **w,
+                                                                  int32_t groups, int32_t *a00, int32_t *a01,
+                                                                  int32_t *a10, int32_t *a11) {
+  int32_t xa, xb, wa, wb;
+  const int8_t *end = s0 + 4 * groups;
+  __asm__ volatile("1:\n\t"
+                   "ldr %[xa], [%[s0], %[delta]]\n\t"
+                   "sxtb16 %[xb], %[xa], ror #8\n\t"
+                   "sxtb16 %[xa], %[xa]\n\t"
+                   "ldrd %[wa], %[wb], [%[w]]\n\t"
+                   "smlad %[a10], %[xa], %[wa], %[a10]\n\t"
+                   "smlad %[a10], %[xb], %[wb], %[a10]\n\t"
+                   "ldrd %[wa], %[wb], [%[w], #8]\n\t"
+                   "smlad %[a11], %[xa], %[wa], %[a11]\n\t"
+                   "smlad %[a11], %[xb], %[wb], %[a11]\n\t"
+                   "ldr %[xa], [%[s0]], #4\n\t"
+                   "sxtb16 %[xb], %[xa], ror #8\n\t"
+                   "sxtb16 %[xa], %[xa]\n\t"
+                   "smlad %[a01], %[xa], %[wa], %[a01]\n\t"
+                   "smlad %[a01], %[xb], %[wb], %[a01]\n\t"
+                   "ldrd %[wa], %[wb], [%[w]], #16\n\t"
+                   "smlad %[a00], %[xa], %[wa], %[a00]\n\t"
+                   "smlad %[a00], %[xb], %[wb], %[a00]\n\t"
+                   "cmp %[s0], %[end]\n\t"
+                   "bne 1b"
+                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [s0] "+r"(s0),
+                     [w] "+r"(*w), [xa] "=&r"(xa), [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                   : [delta] "r"(delta), [end] "r"(end)
+                   : "cc", "memory");
+}
+
+/* The saturating fast output stage of a 2x2 tile (see tm_requant_fast): per output, LDM of its channel's 6
+ * parameters (cheaper than keeping copies of K), LSL, SMLAL, ASR, ADD, SSAT, STRB. */
+#define RQ_OUT_ASM(a, wb, dst)                                                                  \
+  "ldmia %[rc]" wb ", {%[m], %[pre], %[post], %[add], %[k_lo], %[k_hi]}\n\t"                  \
+  "lsl %[" a "], %[" a "], %[pre]\n\t"                                                       \
+  "smlal %[k_lo], %[k_hi], %[" a "], %[m]\n\t"                                               \
+  "asr %[" a "], %[k_hi], %[post]\n\t"                                                       \
+  "add %[" a "], %[" a "], %[add]\n\t"                                                       \
+  "ssat %[" a "], #8, %[" a "]\n\t"                                                          \
+  "strb %[" a "], " dst "\n\t"
+static inline __attribute__((always_inline)) void out_sat_asm(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
+                                                              const tm_requant_ch *rc, int8_t *o0, int8_t *o1) {
+  register int32_t m __asm__("r4"), pre __asm__("r5"), post __asm__("r6"), add __asm__("r8"),
+      k_lo __asm__("r9"), k_hi __asm__("r10");
+  __asm__ volatile(RQ_OUT_ASM("a00", "", "[%[o0]]") RQ_OUT_ASM("a10", "!", "[%[o1]]")
+                   RQ_OUT_ASM("a01", "", "[%[o0], #1]") RQ_OUT_ASM("a11", "!", "[%[o1], #1]")
+                   : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [rc] "+r"(rc),
+                     [m] "=&r"(m), [pre] "=&r"(pre), [post] "=&r"(post), [add] "=&r"(add), [k_lo] "=&r"(k_lo),
+                     [k_hi] "=&r"(k_hi)
+                   : [o0] "r"(o0), [o1] "r"(o1)
+                   : "memory");
+}
+#endif
+
+/* The channel-pair tile over two pixels: x0/x1 give each tap's widened words (im2col) or input bytes (direct). */
+static inline __attribute__((always_inline)) void tile_pairs(
+    const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const int8_t *weights, const int32_t *bias,
+    int32_t out_c, const int32_t *rows, const int8_t *const *tap0, const int8_t *const *tap1, int32_t taps,
+    int32_t groups, int8_t *o0, int8_t *o1, const int32_t mode, const int32_t direct, const int32_t single) {
+  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, pairs = out_c & ~1, wide = p->wide;
+  const uint32_t *w = (const uint32_t *)weights;  /* 4-byte aligned by the generator */
+  (void)single;  /* only the native wide im2col tile skips the duplicate pixel */
+  for (int32_t o = 0; o < pairs; o += 2) {
+    int32_t a00 = bias[o], a01 = bias[o + 1];
+    int32_t a10 = a00, a11 = a01;
+    if (wide && direct) {
+      const int32_t per_tap = groups / taps;
+#if TM_DSP_NATIVE
+      for (int32_t t = 0; t < taps; ++t)
+        tile_direct_asm(tap0[t], (int32_t)(tap1[t] - tap0[t]), &w, per_tap, &a00, &a01, &a10, &a11);
+#else
+      for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *s0 = tap0[t], *s1 = tap1[t];
 #pragma GCC unroll 2
-        for (int32_t g = 0; g < groups; ++g) {
-          const int32_t x0a = x[0], x0b = x[1], x1a = x[2], x1b = x[3];
+        for (int32_t g = 0; g < per_tap; ++g) {
+          const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
+          s0 += 4;
+          s1 += 4;
+          const int32_t x0a = tm_sxtb16(v0), x0b = tm_sxtb16_ror8(v0);
+          const int32_t x1a = tm_sxtb16(v1), x1b = tm_sxtb16_ror8(v1);
+          int32_t wa = (int32_t)w[0], wb = (int32_t)w[1];
+          a00 = tm_smlad(x0a, wa, a00);
+          a00 = tm_smlad(x0b, wb, a00);
+          a10 = tm_smlad(x1a, wa, a10);
+          a10 = tm_smlad(x1b, wb, a10);
+          wa = (int32_t)w[2];
+          wb = (int32_t)w[3];
+          w += 4;
+          a01 = tm_smlad(x0a, wa, a01);
+          a01 = tm_smlad(x0b, wb, a01);
+          a11 = tm_smlad(x1a, wa, a11);
+          a11 = tm_smlad(x1b, wb, a11);
+        }
+      }
+#endif
+    } else if (wide) {
+#if TM_DSP_NATIVE
+      if (single) {  /* the second pixel is the first one again: compute it once */
+        tile_wide1_asm(rows, &w, groups, &a00, &a01);
+        a10 = a00;
+        a11 = a01;
+      } else
+        tile_wide_asm(rows, &w, groups, &a00, &a01, &a10, &a11);
+#else
+      const int32_t *x = rows;
+      for (int32_t g = 0; g < groups; ++g) {
+        const int32_t x0a = x[0], x0b = x[1], x1a = x[2], x1b = x[3];
+        x += 4;
+        int32_t wa = (int32_t)w[0], wb = (int32_t)w[1];
+        a00 = tm_smlad(x0a, wa, a00);
+        a10 = tm_smlad(x1a, wa, a10);
+        a00 = tm_smlad(x0b, wb, a00);
+        a10 = tm_smlad(x1b, wb, a10);
+        wa = (int32_t)w[2];
+        wb = (int32_t)w[3];
+        w += 4;
+        a01 = tm_smlad(x0a, wa, a01);
+        a11 = tm_smlad(x1a, wa, a11);
+        a01 = tm_smlad(x0b, wb, a01);
+        a11 = tm_smlad(x1b, wb, a11);
+      }
+#endif
+    } else if (direct) {
+      const int32_t per_tap = groups / taps;
+      for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *s0 = tap0[t], *s1 = tap1[t];
+#pragma GCC unroll 2
+        for (int32_t g = 0; g < per_tap; ++g) {
+          const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
+          s0 += 4;
+          s1 += 4;
+          const int32_t x0a = tm_sxtb16(v0), x0b = tm_sxtb16_ror8(v0);
+          const int32_t x1a = tm_sxtb16(v1), x1b = tm_sxtb16_ror8(v1);
           const uint32_t r0 = w[0], r1 = w[1];
-          x += 4;
           w += 2;
           int32_t wa = tm_sxtb16(r0), wb = tm_sxtb16_ror8(r0);
           a00 = tm_smlad(x0a, wa, a00);
@@ -92,48 +343,199 @@ static inline __attribute__((always_inline)) void conv_run(
           a11 = tm_smlad(x1a, wa, a11);
           a11 = tm_smlad(x1b, wb, a11);
         }
-        const tm_dsp_ch c0 = tm_dsp_load_ch(rq, o, mode), c1 = tm_dsp_load_ch(rq, o + 1, mode);
-        const int8_t y00 = tm_dsp_apply(a00, c0, mode, zp, lo, hi), y01 = tm_dsp_apply(a01, c1, mode, zp, lo, hi);
-        const int8_t y10 = tm_dsp_apply(a10, c0, mode, zp, lo, hi), y11 = tm_dsp_apply(a11, c1, mode, zp, lo, hi);
-        o1[o] = y10;
-        o1[o + 1] = y11;
-        o0[o] = y00;
-        o0[o + 1] = y01;
       }
-      if (out_c & 1) {
-        const int32_t o = pairs;
-        int32_t a0 = bias[o], a1 = a0;
-        const int32_t *x = rows;
-        for (int32_t g = 0; g < groups; ++g) {
-          const uint32_t r = *w++;
-          const int32_t wa = tm_sxtb16(r), wb = tm_sxtb16_ror8(r);
-          a0 = tm_smlad(x[0], wa, a0);
-          a0 = tm_smlad(x[1], wb, a0);
-          a1 = tm_smlad(x[2], wa, a1);
-          a1 = tm_smlad(x[3], wb, a1);
-          x += 4;
+    } else {
+      const int32_t *x = rows;
+#pragma GCC unroll 2
+      for (int32_t g = 0; g < groups; ++g) {
+        const int32_t x0a = x[0], x0b = x[1], x1a = x[2], x1b = x[3];
+        const uint32_t r0 = w[0], r1 = w[1];
+        x += 4;
+        w += 2;
+        int32_t wa = tm_sxtb16(r0), wb = tm_sxtb16_ror8(r0);
+        a00 = tm_smlad(x0a, wa, a00);
+        a00 = tm_smlad(x0b, wb, a00);
+        a10 = tm_smlad(x1a, wa, a10);
+        a10 = tm_smlad(x1b, wb, a10);
+        wa = tm_sxtb16(r1);
+        wb = tm_sxtb16_ror8(r1);
+        a01 = tm_smlad(x0a, wa, a01);
+        a01 = tm_smlad(x0b, wb, a01);
+        a11 = tm_smlad(x1a, wa, a11);
+        a11 = tm_smlad(x1b, wb, a11);
+      }
+    }
+#if TM_DSP_NATIVE
+    if (mode == TM_DSP_FAST_SAT) {
+      out_sat_asm(a00, a01, a10, a11, &rq->ch[o], o0 + o, o1 + o);
+      continue;
+    }
+#endif
+    const tm_dsp_ch c0 = tm_dsp_load_ch(rq, o, mode), c1 = tm_dsp_load_ch(rq, o + 1, mode);
+    const int8_t y00 = tm_dsp_apply(a00, c0, mode, zp, lo, hi), y01 = tm_dsp_apply(a01, c1, mode, zp, lo, hi);
+    const int8_t y10 = tm_dsp_apply(a10, c0, mode, zp, lo, hi), y11 = tm_dsp_apply(a11, c1, mode, zp, lo, hi);
+    o1[o] = y10;
+    o1[o + 1] = y11;
+    o0[o] = y00;
+    o0[o + 1] = y01;
+  }
+  if (out_c & 1) {
+    const int32_t o = pairs;
+    int32_t a0 = bias[o], a1 = a0;
+    if (direct) {
+      const int32_t per_tap = groups / taps;
+      for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *s0 = tap0[t], *s1 = tap1[t];
+        for (int32_t g = 0; g < per_tap; ++g) {
+          const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
+          s0 += 4;
+          s1 += 4;
+          int32_t wa, wb;
+          if (wide) {
+            wa = (int32_t)w[0], wb = (int32_t)w[1];
+            w += 2;
+          } else {
+            const uint32_t r = *w++;
+            wa = tm_sxtb16(r), wb = tm_sxtb16_ror8(r);
+          }
+          a0 = tm_smlad(tm_sxtb16(v0), wa, a0);
+          a0 = tm_smlad(tm_sxtb16_ror8(v0), wb, a0);
+          a1 = tm_smlad(tm_sxtb16(v1), wa, a1);
+          a1 = tm_smlad(tm_sxtb16_ror8(v1), wb, a1);
         }
-        const tm_dsp_ch c = tm_dsp_load_ch(rq, o, mode);
-        const int8_t y0 = tm_dsp_apply(a0, c, mode, zp, lo, hi), y1 = tm_dsp_apply(a1, c, mode, zp, lo, hi);
-        o1[o] = y1;
-        o0[o] = y0;
       }
+    } else {
+      const int32_t *x = rows;
+      for (int32_t g = 0; g < groups; ++g) {
+        int32_t wa, wb;
+        if (wide) {
+          wa = (int32_t)w[0], wb = (int32_t)w[1];
+          w += 2;
+        } else {
+          const uint32_t r = *w++;
+          wa = tm_sxtb16(r), wb = tm_sxtb16_ror8(r);
+        }
+        a0 = tm_smlad(x[0], wa, a0);
+        a0 = tm_smlad(x[1], wb, a0);
+        a1 = tm_smlad(x[2], wa, a1);
+        a1 = tm_smlad(x[3], wb, a1);
+        x += 4;
+      }
+    }
+    const tm_dsp_ch c = tm_dsp_load_ch(rq, o, mode);
+    const int8_t y0 = tm_dsp_apply(a0, c, mode, zp, lo, hi), y1 = tm_dsp_apply(a1, c, mode, zp, lo, hi);
+    o1[o] = y1;
+    o0[o] = y0;
+  }
+}
+
+static void taps_of(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t *input, int32_t kh, int32_t kw,
+                    int32_t oy, int32_t ox, const int8_t **tap, const int8_t *pad_row) {
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+  for (int32_t ky = 0; ky < kh; ++ky) {
+    const int32_t y = y0 + ky * p->dilation_h;
+    for (int32_t kx = 0; kx < kw; ++kx) {
+      const int32_t x = x0 + kx * p->dilation_w;
+      *tap++ = (y >= 0 && y < in->h && x >= 0 && x < in->w) ? input + (y * in->w + x) * in->c : pad_row;
     }
   }
 }
+
+/* Output pixels [pix0, pix1) of one image (pix = oy * out_w + ox), written from `output` on. */
+static inline __attribute__((always_inline)) void conv_pixels(
+    const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
+    const tm_dims *filter_dims, const int8_t *weights, const int32_t *bias, const tm_dims *out_dims,
+    int8_t *output, void *scratch, int32_t pix0, int32_t pix1, const int32_t mode, const fused_add *fa) {
+  const int32_t out_c = out_dims->c, groups = p->k4 >> 2, ow = out_dims->w;
+  const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw;
+  const int32_t direct = p->direct;
+  int32_t *rows = (int32_t *)scratch;
+  int8_t *gather = (int8_t *)scratch + 4 * p->k4;
+  int8_t *pad_row = (int8_t *)scratch;
+  int8_t *pair = (int8_t *)scratch + (direct ? (in_dims->c + 3) / 4 * 4 : 4 * p->k4 + ((in_dims->c & 3) ? p->k4 : 0));
+  const int8_t *tap0[TM_CONV_DIRECT_MAX_TAPS], *tap1[TM_CONV_DIRECT_MAX_TAPS];
+  if (direct) {
+    for (int32_t c = 0; c < in_dims->c; ++c) pad_row[c] = (int8_t)p->pad_value;
+  }
+  for (int32_t pix = pix0; pix < pix1; pix += 2) {
+    const int32_t second = pix + 1 < pix1 ? pix + 1 : pix;
+    int8_t *o0 = output + (pix - pix0) * out_c, *o1 = output + (second - pix0) * out_c;
+    if (direct) {
+      taps_of(p, in_dims, input, kh, kw, pix / ow, pix % ow, tap0, pad_row);
+      taps_of(p, in_dims, input, kh, kw, second / ow, second % ow, tap1, pad_row);
+    } else {
+      im2col(p, in_dims, input, kh, kw, pix / ow, pix % ow, rows, gather);
+      im2col(p, in_dims, input, kh, kw, second / ow, second % ow, rows + 2, gather);
+    }
+    if (fa) {
+      tile_pairs(p, rq, weights, bias, out_c, rows, tap0, tap1, taps, groups, pair, pair + out_c, mode, direct,
+                 second == pix);
+      const int8_t *s0 = fa->skip + (pix - pix0) * out_c, *s1 = fa->skip + (second - pix0) * out_c;
+      if (fa->fast) {
+        for (int32_t c = 0; c < out_c; ++c) o0[c] = add_one_fast(fa->fast, pair[c], s0[c], fa->conv_is_first);
+        if (second != pix) {
+          for (int32_t c = 0; c < out_c; ++c)
+            o1[c] = add_one_fast(fa->fast, pair[out_c + c], s1[c], fa->conv_is_first);
+        }
+      } else {
+        for (int32_t c = 0; c < out_c; ++c) o0[c] = add_one(fa->add, pair[c], s0[c], fa->conv_is_first);
+        if (second != pix) {
+          for (int32_t c = 0; c < out_c; ++c) o1[c] = add_one(fa->add, pair[out_c + c], s1[c], fa->conv_is_first);
+        }
+      }
+    } else {
+      tile_pairs(p, rq, weights, bias, out_c, rows, tap0, tap1, taps, groups, o0, o1, mode, direct,
+                 second == pix);
+    }
+  }
+}
+
+#define TM_BY_MODE(rq, call_) \
+  switch (tm_dsp_mode(rq)) {  \
+    case TM_DSP_FAST_SAT: {   \
+      const int32_t mode_ = TM_DSP_FAST_SAT; call_; break; } \
+    case TM_DSP_FAST_CLAMP: { \
+      const int32_t mode_ = TM_DSP_FAST_CLAMP; call_; break; } \
+    default: {                \
+      const int32_t mode_ = TM_DSP_GENERAL; call_; } \
+  }
 
 void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                       const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                       const int8_t *weights, const int32_t *bias, const tm_dims *out_dims, int8_t *output,
                       void *scratch) {
-  switch (tm_dsp_mode(rq)) {
-    case TM_DSP_FAST_SAT:
-      conv_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, TM_DSP_FAST_SAT);
-      break;
-    case TM_DSP_FAST_CLAMP:
-      conv_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, TM_DSP_FAST_CLAMP);
-      break;
-    default:
-      conv_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, TM_DSP_GENERAL);
+  const int32_t npix = out_dims->h * out_dims->w;
+  for (int32_t b = 0; b < out_dims->n; ++b) {
+    const int8_t *in_b = input + b * in_dims->h * in_dims->w * in_dims->c;
+    int8_t *out_b = output + b * npix * out_dims->c;
+    TM_BY_MODE(rq, conv_pixels(p, rq, in_dims, in_b, filter_dims, weights, bias, out_dims, out_b, scratch, 0, npix,
+                               mode_, 0))
+  }
+}
+
+void tm_conv2d_s8_dsp_rows(const void *params, const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
+                           const tm_dims *filter_dims, const void *weights, const int32_t *bias,
+                           const tm_dims *out_dims, int8_t *output, void *scratch, int32_t row0, int32_t row1) {
+  const tm_conv_dsp_params *p = (const tm_conv_dsp_params *)params;
+  const int8_t *w = (const int8_t *)weights;
+  const int32_t ow = out_dims->w;
+  TM_BY_MODE(rq, conv_pixels(p, rq, in_dims, input, filter_dims, w, bias, out_dims, output, scratch, row0 * ow,
+                             row1 * ow, mode_, 0))
+}
+
+void tm_conv2d_add_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
+                          const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
+                          const int8_t *weights, const int32_t *bias, const tm_dims *out_dims,
+                          const tm_add_params *add, int32_t conv_is_first, const int8_t *skip, int8_t *output,
+                          void *scratch) {
+  const int32_t npix = out_dims->h * out_dims->w;
+  for (int32_t b = 0; b < out_dims->n; ++b) {
+    const int8_t *in_b = input + b * in_dims->h * in_dims->w * in_dims->c;
+    add_fast fast;
+    const fused_add fa = {add, conv_is_first, skip + b * npix * out_dims->c,
+                          add_fast_init(&fast, add) ? &fast : (const add_fast *)0};
+    int8_t *out_b = output + b * npix * out_dims->c;
+    TM_BY_MODE(rq, conv_pixels(p, rq, in_dims, in_b, filter_dims, weights, bias, out_dims, out_b, scratch, 0, npix,
+                               mode_, &fa))
   }
 }

@@ -1,23 +1,72 @@
 /* Int8 depthwise convolution (depth multiplier 1, channels % 4 == 0), DSP variant: four channels at a time, the
  * input widened with SXTB16 and multiplied by pre-widened weights with SMLABB/SMLATT. Padded taps read a row of the
- * input zero point from scratch (the input offset is folded into the bias). Layouts: see tinyml/kernels_dsp.h. */
+ * input zero point from scratch (the input offset is folded into the bias). Any output row range can be computed
+ * (tm_depthwise_conv2d_s8_dsp_rows, the row kernel of the in-place wrapper). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 
 #define TM_DW_MAX_TAPS 64
 
+/* One group of 4 channels at one output pixel: `taps` (a constant when specialized) tap pointers, weights of the
+ * group contiguous (2 words per tap). */
+#if TM_DSP_NATIVE
+/* One tap in assembly: the tap pointer (post-incremented table), its word of 4 channels at offset c, 2 SXTB16, the
+ * tap's 2 weight words (LDRD), 4 SMLAxy: 9 instructions for 4 MACs, nothing spilled. */
+#define DW_TAP_ASM                                   \
+  "ldr %[xo], [%[tb]], #4\n\t"                      \
+  "ldr %[xo], [%[xo], %[c]]\n\t"                    \
+  "sxtb16 %[xe], %[xo]\n\t"                         \
+  "sxtb16 %[xo], %[xo], ror #8\n\t"                 \
+  "ldrd %[we], %[wo], [%[w]], #8\n\t"               \
+  "smlabb %[a0], %[xe], %[we], %[a0]\n\t"           \
+  "smlatt %[a2], %[xe], %[we], %[a2]\n\t"           \
+  "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"           \
+  "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+#define DW_ASM_OPERANDS                                                                                       \
+  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [tb] "+r"(tb), [w] "+r"(wt), [xe] "=&r"(xe), \
+    [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+#endif
+
+static inline __attribute__((always_inline)) void dw_group(const int8_t *const *tap, int32_t c, const int32_t *wt,
+                                                           int32_t taps, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if TM_DSP_NATIVE
+  if (taps == 9) {
+    const int8_t *const *tb = tap;
+    int32_t xe, xo, we, wo;
+    __asm__ volatile(DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM
+                     DW_TAP_ASM DW_ASM_OPERANDS
+                     : [c] "r"(c)
+                     : "memory");
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    return;
+  }
+#endif
+  for (int32_t t = 0; t < taps; ++t) {
+    const uint32_t xw = tm_load32(tap[t] + c);
+    const int32_t xe = tm_sxtb16(xw), xo = tm_sxtb16_ror8(xw);
+    const int32_t we = wt[0], wo = wt[1];
+    wt += 2;
+    a0 = tm_smlabb(xe, we, a0);
+    a2 = tm_smlatt(xe, we, a2);
+    a1 = tm_smlabb(xo, wo, a1);
+    a3 = tm_smlatt(xo, wo, a3);
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
 static inline __attribute__((always_inline)) void dw_run(
     const tm_dw_dsp_params *p, const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
     const tm_dims *filter_dims, const int32_t *weights, const int32_t *bias, const tm_dims *out_dims,
-    int8_t *output, int8_t *scratch, const int32_t mode) {
+    int8_t *output, int8_t *scratch, int32_t row0, int32_t row1, int32_t batches, const int32_t mode,
+    const int32_t fixed_taps) {
   const int32_t in_h = in_dims->h, in_w = in_dims->w, ch = in_dims->c, groups = ch >> 2;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw;
+  const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = fixed_taps ? fixed_taps : kh * kw;
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, vec = p->vector_channels;
-  const int32_t vec_groups = vec >> 2;  /* vector_channels is a multiple of 8 */
   const int8_t *tap[TM_DW_MAX_TAPS];
   for (int32_t c = 0; c < ch; ++c) scratch[c] = (int8_t)p->pad_value;
-  for (int32_t b = 0; b < out_dims->n; ++b) {
+  for (int32_t b = 0; b < batches; ++b) {
     const int8_t *in_b = input + b * in_h * in_w * ch;
-    for (int32_t oy = 0; oy < out_dims->h; ++oy) {
+    for (int32_t oy = row0; oy < row1; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       for (int32_t ox = 0; ox < out_dims->w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
@@ -30,60 +79,89 @@ static inline __attribute__((always_inline)) void dw_run(
           }
         }
         const int32_t *w = weights;
-        for (int32_t g = 0; g < groups; ++g) {
-          const int32_t c = 4 * g;
-          int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
-          const int32_t *wt = w;
-          for (t = 0; t < taps; ++t) {
-            const uint32_t xw = tm_load32(tap[t] + c);
-            const int32_t xe = tm_sxtb16(xw), xo = tm_sxtb16_ror8(xw);
-            const int32_t we = wt[0], wo = wt[1];
-            a0 = tm_smlabb(xe, we, a0);
-            a2 = tm_smlatt(xe, we, a2);
-            a1 = tm_smlabb(xo, wo, a1);
-            a3 = tm_smlatt(xo, wo, a3);
-            wt += 2 * groups;
+        int32_t c = 0;
+        for (; c < vec; c += 4) {  /* vector_channels is a multiple of 8 */
+          int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
+          dw_group(tap, c, w, taps, acc);
+          w += 2 * taps;
+#if TM_DSP_NATIVE
+          if (mode == TM_DSP_FAST_SAT) {  /* 4 x (LDM of the channel's parameters, 6 ALU/store) */
+            register int32_t m __asm__("r4"), pre __asm__("r5"), post __asm__("r6"), add __asm__("r8"),
+                k_lo __asm__("r9"), k_hi __asm__("r10");
+            const tm_requant_ch *rc = &rq->ch[c];
+#define DW_RQ_ASM(a)                                                            \
+  "ldmia %[rc]!, {%[m], %[pre], %[post], %[add], %[k_lo], %[k_hi]}\n\t"       \
+  "lsl %[" a "], %[" a "], %[pre]\n\t"                                       \
+  "smlal %[k_lo], %[k_hi], %[" a "], %[m]\n\t"                               \
+  "asr %[" a "], %[k_hi], %[post]\n\t"                                       \
+  "add %[" a "], %[" a "], %[add]\n\t"                                       \
+  "ssat %[" a "], #8, %[" a "]\n\t"                                          \
+  "strb %[" a "], [%[out]], #1\n\t"
+            __asm__ volatile(DW_RQ_ASM("a0") DW_RQ_ASM("a1") DW_RQ_ASM("a2") DW_RQ_ASM("a3")
+                             : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]),
+                               [rc] "+r"(rc), [out] "+r"(output), [m] "=&r"(m), [pre] "=&r"(pre),
+                               [post] "=&r"(post), [add] "=&r"(add), [k_lo] "=&r"(k_lo), [k_hi] "=&r"(k_hi)
+                             :
+                             : "memory");
+            continue;
           }
-          w += 2;
-          int8_t y0_, y1_, y2_, y3_;
-          if (g < vec_groups) {
-            y0_ = tm_dsp_apply(a0, tm_dsp_load_ch(rq, c, mode), mode, zp, lo, hi);
-            y1_ = tm_dsp_apply(a1, tm_dsp_load_ch(rq, c + 1, mode), mode, zp, lo, hi);
-            y2_ = tm_dsp_apply(a2, tm_dsp_load_ch(rq, c + 2, mode), mode, zp, lo, hi);
-            y3_ = tm_dsp_apply(a3, tm_dsp_load_ch(rq, c + 3, mode), mode, zp, lo, hi);
-          } else {  /* TFLite's scalar tail rounds ties away from zero */
-            const int32_t a[4] = {a0, a1, a2, a3};
-            int8_t yy[4];
-            for (int32_t i = 0; i < 4; ++i) {
-              int32_t v = tm_requantize(a[i], rq->multiplier[c + i], rq->shift[c + i]) + zp;
-              v = v < lo ? lo : v;
-              yy[i] = (int8_t)(v > hi ? hi : v);
-            }
-            y0_ = yy[0], y1_ = yy[1], y2_ = yy[2], y3_ = yy[3];
-          }
+#endif
+          const int8_t y0_ = tm_dsp_apply(acc[0], tm_dsp_load_ch(rq, c, mode), mode, zp, lo, hi);
+          const int8_t y1_ = tm_dsp_apply(acc[1], tm_dsp_load_ch(rq, c + 1, mode), mode, zp, lo, hi);
+          const int8_t y2_ = tm_dsp_apply(acc[2], tm_dsp_load_ch(rq, c + 2, mode), mode, zp, lo, hi);
+          const int8_t y3_ = tm_dsp_apply(acc[3], tm_dsp_load_ch(rq, c + 3, mode), mode, zp, lo, hi);
           output[0] = y0_;
           output[1] = y1_;
           output[2] = y2_;
           output[3] = y3_;
           output += 4;
         }
+        for (; c < ch; c += 4) {  /* TFLite's scalar tail rounds ties away from zero */
+          int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
+          dw_group(tap, c, w, taps, acc);
+          w += 2 * taps;
+          for (int32_t i = 0; i < 4; ++i) {
+            int32_t v = tm_requantize(acc[i], rq->multiplier[c + i], rq->shift[c + i]) + zp;
+            v = v < lo ? lo : v;
+            output[i] = (int8_t)(v > hi ? hi : v);
+          }
+          output += 4;
+        }
+        (void)groups;
       }
     }
   }
 }
 
+/* Specialized on the output stage mode and on 3x3 (9 taps, fully unrolled) versus any other kernel. */
+#define TM_BY_MODE_TAPS(rq, nine, call_)                                   \
+  switch (tm_dsp_mode(rq) * 2 + ((nine) ? 1 : 0)) {                        \
+    case 2 * TM_DSP_FAST_SAT + 1: {                                        \
+      const int32_t mode_ = TM_DSP_FAST_SAT, taps_ = 9; call_; break; }    \
+    case 2 * TM_DSP_FAST_SAT: {                                            \
+      const int32_t mode_ = TM_DSP_FAST_SAT, taps_ = 0; call_; break; }    \
+    case 2 * TM_DSP_FAST_CLAMP + 1: {                                      \
+      const int32_t mode_ = TM_DSP_FAST_CLAMP, taps_ = 9; call_; break; }  \
+    case 2 * TM_DSP_FAST_CLAMP: {                                          \
+      const int32_t mode_ = TM_DSP_FAST_CLAMP, taps_ = 0; call_; break; }  \
+    default: {                                                             \
+      const int32_t mode_ = TM_DSP_GENERAL, taps_ = 0; call_; }            \
+  }
+
 void tm_depthwise_conv2d_s8_dsp(const tm_dw_dsp_params *p, const tm_dsp_requant *rq,
                                 const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                                 const int32_t *weights, const int32_t *bias, const tm_dims *out_dims,
                                 int8_t *output, int8_t *scratch) {
-  switch (tm_dsp_mode(rq)) {
-    case TM_DSP_FAST_SAT:
-      dw_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, TM_DSP_FAST_SAT);
-      break;
-    case TM_DSP_FAST_CLAMP:
-      dw_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, TM_DSP_FAST_CLAMP);
-      break;
-    default:
-      dw_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, TM_DSP_GENERAL);
-  }
+  TM_BY_MODE_TAPS(rq, filter_dims->h * filter_dims->w == 9,
+                  dw_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, 0,
+                         out_dims->h, out_dims->n, mode_, taps_))
+}
+
+void tm_depthwise_conv2d_s8_dsp_rows(const void *params, const tm_dsp_requant *rq, const tm_dims *in_dims,
+                                     const int8_t *input, const tm_dims *filter_dims, const void *weights,
+                                     const int32_t *bias, const tm_dims *out_dims, int8_t *output, void *scratch,
+                                     int32_t row0, int32_t row1) {
+  TM_BY_MODE_TAPS(rq, filter_dims->h * filter_dims->w == 9,
+                  dw_run((const tm_dw_dsp_params *)params, rq, in_dims, input, filter_dims, (const int32_t *)weights,
+                         bias, out_dims, output, (int8_t *)scratch, row0, row1, 1, mode_, taps_))
 }

@@ -1,5 +1,5 @@
-/* Int8 fully connected, DSP variant: four rows at a time with SMLAD over the input widened once into scratch.
- * Layouts: see tinyml/kernels_dsp.h. */
+/* Int8 fully connected, DSP variant: four rows at a time with SMLAD over the input widened once into scratch, or
+ * (`direct`, no scratch) widened on the fly for each block of rows. Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 
 static void widen(const int8_t *x, int32_t n, int32_t k4, int32_t *out) {
@@ -18,7 +18,152 @@ static void widen(const int8_t *x, int32_t n, int32_t k4, int32_t *out) {
   }
 }
 
+
+#if TM_DSP_NATIVE
+/* The hot loops of the wide layout in assembly: gcc neither keeps the 4 accumulators, the input pair and 4 weights
+ * in registers nor uses LDM. Per group of 4 inputs x 4 rows (16 MACs): LDRD (or LDR + 2 SXTB16), 2 LDM, 8 SMLAD. The
+ * LDM register list must ascend, hence the fixed registers of the weights. groups >= 1. */
+#define FC_ASM_BODY(xload)                                                                                     \
+  register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r12");                  \
+  int32_t xa, xb;                                                                                              \
+  __asm__ volatile("1:\n\t" xload                                                                            \
+                   "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+                   "smlad %[a0], %[w0], %[xa], %[a0]\n\t"                                                     \
+                   "smlad %[a1], %[w1], %[xa], %[a1]\n\t"                                                     \
+                   "smlad %[a2], %[w2], %[xa], %[a2]\n\t"                                                     \
+                   "smlad %[a3], %[w3], %[xa], %[a3]\n\t"                                                     \
+                   "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+                   "smlad %[a0], %[w0], %[xb], %[a0]\n\t"                                                     \
+                   "smlad %[a1], %[w1], %[xb], %[a1]\n\t"                                                     \
+                   "smlad %[a2], %[w2], %[xb], %[a2]\n\t"                                                     \
+                   "smlad %[a3], %[w3], %[xb], %[a3]\n\t"                                                     \
+                   "cmp %[x], %[xe]\n\t"                                                                      \
+                   "bne 1b"                                                                                    \
+                   : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [w] "+r"(*w), [x] "+r"(x),    \
+                     [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),             \
+                     [w3] "=&r"(w3)                                                                            \
+                   : [xe] "r"(xe)                                                                              \
+                   : "cc", "memory")
+
+/* scratch: the input widened, 2 words per group */
+static inline __attribute__((always_inline)) void fc4_wide_widened(const int32_t **w, const int32_t *x,
+                                                                   int32_t groups, int32_t *a0, int32_t *a1,
+                                                                   int32_t *a2, int32_t *a3) {
+  const int32_t *xe = x + 2 * groups;
+  FC_ASM_BODY("ldrd %[xa], %[xb], [%[x]], #8\n\t");
+}
+
+/* direct: int8 input words, widened in the loop */
+static inline __attribute__((always_inline)) void fc4_wide_bytes(const int32_t **w, const int8_t *x, int32_t groups,
+                                                                 int32_t *a0, int32_t *a1, int32_t *a2,
+                                                                 int32_t *a3) {
+  const int8_t *xe = x + 4 * groups;
+  FC_ASM_BODY("ldr %[xb], [%[x]], #4\n\t"
+              "sxtb16 %[xa], %[xb]\n\t"
+              "sxtb16 %[xb], %[xb], ror #8\n\t");
+}
+#endif
+
 #define OUT(acc, o) tm_dsp_apply((acc), tm_dsp_load_ch(rq, (o), mode), mode, zp, lo, hi)
+
+/* One group of 4 inputs (word v) against a block of 4 rows: int16 weights (8 words) or int8 (4 words). */
+#define FC_WIDE4(v)                                                         \
+  do {                                                                      \
+    const int32_t xa = tm_sxtb16(v), xb = tm_sxtb16_ror8(v);                \
+    a0 = tm_smlad(w[0], xa, a0);                                            \
+    a1 = tm_smlad(w[1], xa, a1);                                            \
+    a2 = tm_smlad(w[2], xa, a2);                                            \
+    a3 = tm_smlad(w[3], xa, a3);                                            \
+    a0 = tm_smlad(w[4], xb, a0);                                            \
+    a1 = tm_smlad(w[5], xb, a1);                                            \
+    a2 = tm_smlad(w[6], xb, a2);                                            \
+    a3 = tm_smlad(w[7], xb, a3);                                            \
+    w += 8;                                                                 \
+  } while (0)
+#define FC_COMPACT4(v)                                                      \
+  do {                                                                      \
+    const int32_t xa = tm_sxtb16(v), xb = tm_sxtb16_ror8(v);                \
+    uint32_t r = tm_load32(w);                                              \
+    a0 = tm_smlad(tm_sxtb16(r), xa, a0);                                    \
+    a0 = tm_smlad(tm_sxtb16_ror8(r), xb, a0);                               \
+    r = tm_load32(w + 4);                                                   \
+    a1 = tm_smlad(tm_sxtb16(r), xa, a1);                                    \
+    a1 = tm_smlad(tm_sxtb16_ror8(r), xb, a1);                               \
+    r = tm_load32(w + 8);                                                   \
+    a2 = tm_smlad(tm_sxtb16(r), xa, a2);                                    \
+    a2 = tm_smlad(tm_sxtb16_ror8(r), xb, a2);                               \
+    r = tm_load32(w + 12);                                                  \
+    a3 = tm_smlad(tm_sxtb16(r), xa, a3);                                    \
+    a3 = tm_smlad(tm_sxtb16_ror8(r), xb, a3);                               \
+    w += 16;                                                                \
+  } while (0)
+
+/* No scratch: each block of rows widens the input words itself (the last, partial group from a zero-padded copy). */
+static inline __attribute__((always_inline)) void fc_direct(const tm_fc_dsp_params *p, const tm_dsp_requant *rq,
+                                                            const int8_t *x, const void *weights,
+                                                            const int32_t *bias, int8_t *out, const int32_t mode) {
+  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
+  const int32_t groups = p->k4 >> 2, rows4 = p->out_features & ~3, n = p->in_features, full = n >> 2;
+  uint8_t tail_bytes[4] = {0, 0, 0, 0};
+  for (int32_t j = 0; 4 * full + j < n; ++j) tail_bytes[j] = (uint8_t)x[4 * full + j];
+  const uint32_t tail = tm_load32(tail_bytes);
+  const int32_t has_tail = groups > full;
+  if (p->wide) {
+    const int32_t *w = (const int32_t *)weights;
+    for (int32_t o = 0; o < rows4; o += 4) {
+      int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
+#if TM_DSP_NATIVE
+      if (full > 0) fc4_wide_bytes(&w, x, full, &a0, &a1, &a2, &a3);
+#else
+      const int8_t *xp = x;
+      for (int32_t g = 0; g < full; ++g, xp += 4) {
+        const uint32_t v = tm_load32(xp);
+        FC_WIDE4(v);
+      }
+#endif
+      if (has_tail) FC_WIDE4(tail);
+      out[o] = OUT(a0, o);
+      out[o + 1] = OUT(a1, o + 1);
+      out[o + 2] = OUT(a2, o + 2);
+      out[o + 3] = OUT(a3, o + 3);
+    }
+    for (int32_t o = rows4; o < p->out_features; ++o) {
+      int32_t a = bias[o];
+      for (int32_t g = 0; g < groups; ++g) {
+        const uint32_t v = g < full ? tm_load32(x + 4 * g) : tail;
+        a = tm_smlad(w[0], tm_sxtb16(v), a);
+        a = tm_smlad(w[1], tm_sxtb16_ror8(v), a);
+        w += 2;
+      }
+      out[o] = OUT(a, o);
+    }
+  } else {
+    const int8_t *w = (const int8_t *)weights;
+    for (int32_t o = 0; o < rows4; o += 4) {
+      int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
+      const int8_t *xp = x;
+      for (int32_t g = 0; g < full; ++g, xp += 4) {
+        const uint32_t v = tm_load32(xp);
+        FC_COMPACT4(v);
+      }
+      if (has_tail) FC_COMPACT4(tail);
+      out[o] = OUT(a0, o);
+      out[o + 1] = OUT(a1, o + 1);
+      out[o + 2] = OUT(a2, o + 2);
+      out[o + 3] = OUT(a3, o + 3);
+    }
+    for (int32_t o = rows4; o < p->out_features; ++o) {
+      int32_t a = bias[o];
+      for (int32_t g = 0; g < groups; ++g) {
+        const uint32_t v = g < full ? tm_load32(x + 4 * g) : tail, r = tm_load32(w);
+        a = tm_smlad(tm_sxtb16(r), tm_sxtb16(v), a);
+        a = tm_smlad(tm_sxtb16_ror8(r), tm_sxtb16_ror8(v), a);
+        w += 4;
+      }
+      out[o] = OUT(a, o);
+    }
+  }
+}
 
 static inline __attribute__((always_inline)) void fc_run(const tm_fc_dsp_params *p, const tm_dsp_requant *rq,
                                                          const int8_t *input, const void *weights,
@@ -27,12 +172,19 @@ static inline __attribute__((always_inline)) void fc_run(const tm_fc_dsp_params 
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
   const int32_t groups = p->k4 >> 2, rows4 = p->out_features & ~3;
   for (int32_t b = 0; b < p->batches; ++b) {
+    if (p->direct) {
+      fc_direct(p, rq, input + b * p->in_features, weights, bias, output + b * p->out_features, mode);
+      continue;
+    }
     widen(input + b * p->in_features, p->in_features, p->k4, scratch);
     int8_t *out = output + b * p->out_features;
     if (p->wide) {
       const int32_t *w = (const int32_t *)weights;
       for (int32_t o = 0; o < rows4; o += 4) {
         int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
+#if TM_DSP_NATIVE
+        fc4_wide_widened(&w, scratch, groups, &a0, &a1, &a2, &a3);
+#else
         const int32_t *x = scratch;
         for (int32_t g = 0; g < groups; ++g) {
           const int32_t xa = x[0], xb = x[1];
@@ -47,6 +199,7 @@ static inline __attribute__((always_inline)) void fc_run(const tm_fc_dsp_params 
           a3 = tm_smlad(w[7], xb, a3);
           w += 8;
         }
+#endif
         out[o] = OUT(a0, o);
         out[o + 1] = OUT(a1, o + 1);
         out[o + 2] = OUT(a2, o + 2);

@@ -42,17 +42,24 @@ def _acc_bound(w2d: np.ndarray, bias: Tensor | None, x_zero_point: int) -> np.nd
 
 
 def _fast_requant(bounds: np.ndarray, mults: list[int], shifts: list[int], out_zp: int) -> list[tuple] | None:
-    """(multiplier, pre_shift, post_shift, add) per channel if tm_requant_fast is exact for all of them."""
+    """(multiplier, pre_shift, post_shift, add, k_lo, k_hi) per channel if tm_requant_fast is exact for all of them
+    (see tinyml/dsp.h): out = (hi32((x << pre) * M + K) >> post) + zp."""
     table = []
     for bound, m, s in zip(bounds.tolist(), mults, shifts):
         left, right = max(s, 0), max(-s, 0)
-        if m < (1 << 30) or right > 30 or left > 29 or bound << (left + 1) >= (1 << 31):
+        if m == 0 or right > 32:  # the output is always the zero point
+            k, pre, post, m = 0, 0, 0, 0
+        elif not (1 << 30) <= m < (1 << 31):
             return None
-        add = (1 << (right - 1) if right > 0 else 0) + out_zp * (1 << right)
-        high = (bound << left) + 1
-        if abs(add) + high >= (1 << 31):
+        elif right >= 1:
+            k, pre, post = (1 << 30) + (1 << (30 + right)), 0, right - 1
+        elif left <= 29 and bound << (left + 1) < (1 << 31):
+            k, pre, post = 1 << 31, left + 1, 0
+        else:
             return None
-        table.append((m, left + 1, right, add))
+        k_lo = k & 0xFFFFFFFF
+        k_lo = k_lo - (1 << 32) if k_lo >= (1 << 31) else k_lo
+        table.append((m, pre, post, out_zp, k_lo, k >> 32))
     return table
 
 
@@ -62,7 +69,7 @@ def _requant_decls(p: str, mults: list[int], shifts: list[int], table: list[tupl
     lines = [f"static const int32_t {p}_mult[{n}] = {c_array(mults)};",
              f"static const int32_t {p}_shift[{n}] = {c_array(shifts)};"]
     if table is not None:
-        rows = ", ".join(f"{{{m}, {pre}, {post}, {add}}}" for m, pre, post, add in table)
+        rows = ", ".join(f"{{{', '.join(map(str, row))}}}" for row in table)
         lines.append(f"static const tm_requant_ch {p}_rq_ch[{n}] = {{{rows}}};")
     ch = f"{p}_rq_ch" if table is not None else "NULL"
     lines.append(f"static const tm_dsp_requant {p}_rq = {{{int(table is not None)}, {out_zp}, {act_min}, {act_max}, "
@@ -94,12 +101,19 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, x: Tensor, w: Tens
     bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
     p = f"op{op.index}"
     batches = x.size // in_f
+    direct = op.index in ctx.low_scratch  # no scratch: the input widened on the fly (the layer is on the peak)
     decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max) + [
-        f"static const tm_fc_dsp_params {p}_params = {{{batches}, {in_f}, {out_f}, {k4}, {int(wide)}}};"])
+        f"static const tm_fc_dsp_params {p}_params = {{{batches}, {in_f}, {out_f}, {k4}, {int(wide)}, "
+        f"{int(direct)}}};"])
+    scratch = "NULL" if direct else f"(int32_t *)(arena + OP{op.index}_SCRATCH_OFFSET)"
     call = (f"tm_fully_connected_s8_dsp(&{p}_params, &{p}_rq, {ctx.data(x)}, {wsym}, {bsym}, {ctx.activation(y)}, "
-            f"(int32_t *)(arena + OP{op.index}_SCRATCH_OFFSET));")
+            f"{scratch});")
     return Lowered(kernels=("fully_connected/fully_connected_s8_dsp.c",), decls=decls, call=call,
-                   scratch_bytes=k4 * 2)
+                   scratch_bytes=0 if direct else k4 * 2)
+
+
+def fc_can_shrink(op: Operator, ctx: LoweringContext) -> bool:
+    return op.index not in ctx.low_scratch
 
 
 def _wide_fc_affordable(ctx: LoweringContext, w: Tensor) -> bool:
@@ -116,9 +130,30 @@ def _wide_fc_affordable(ctx: LoweringContext, w: Tensor) -> bool:
     return total + fc <= budget * WIDE_FC_FLASH_FRACTION
 
 
-def lower_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
-                 mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int,
-                 act_max: int) -> Lowered:
+def _wide_conv_affordable(ctx: LoweringContext) -> bool:
+    """int16 convolution weights (like `wide` FC weights) when the flash budget allows doubling every conv and FC
+    weight; `Target.wide_fc` forces either."""
+    if ctx.target.wide_fc is not None:
+        return ctx.target.wide_fc
+    budget = ctx.target.flash_bytes
+    if budget is None:
+        return False
+    total = sum(t.nbytes for t in ctx.graph.tensors if t.is_constant)
+    doubled = sum(ctx.graph.tensors[o.inputs[1]].nbytes for o in ctx.graph.operators
+                  if o.opcode in ("FULLY_CONNECTED", "CONV_2D") and len(o.inputs) > 1
+                  and ctx.graph.tensors[o.inputs[1]].is_constant)
+    return total + doubled <= budget * WIDE_FC_FLASH_FRACTION
+
+
+def conv_direct_possible(x: Tensor, w: Tensor) -> bool:
+    """The im2col-free mode: whole words of channels per tap, at most TM_CONV_DIRECT_MAX_TAPS taps."""
+    return x.shape[3] % 4 == 0 and w.shape[1] * w.shape[2] <= 16
+
+
+def conv2d_weights(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
+                   mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int, act_max: int,
+                   direct: bool) -> tuple[str, str, str, int]:
+    """(decls, weights symbol, bias symbol, scratch bytes) of the DSP convolution (plain or fused with an ADD)."""
     stride_h, stride_w, dil_h, dil_w, pad_h, pad_w = geometry
     out_c, kh, kw, in_c = w.shape
     k = kh * kw * in_c
@@ -128,21 +163,39 @@ def lower_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias:
     padded = np.zeros((out_c, k4), np.int8)
     padded[:, :k] = w2d
     pairs, groups = out_c // 2 * 2, k4 // 4
-    block = padded[:pairs].reshape(pairs // 2, 2, groups, 4).transpose(0, 2, 1, 3)
-    wsym = ctx.derived_const(f"op{op.index}_w8", "int8_t", np.concatenate([block.reshape(-1),
-                                                                           padded[pairs:].reshape(-1)]))
+    wide = _wide_conv_affordable(ctx)
+    if wide:  # int16 pairs (k0,k2),(k1,k3) per group: channel o's 2 words then o+1's (no SXTB16 of the weights)
+        halves = padded.astype(np.int16).reshape(out_c, groups, 4)[:, :, [0, 2, 1, 3]]
+        block = halves[:pairs].reshape(pairs // 2, 2, groups, 4).transpose(0, 2, 1, 3)
+        wsym = ctx.derived_const(f"op{op.index}_w16", "int16_t", np.concatenate([block.reshape(-1),
+                                                                                 halves[pairs:].reshape(-1)]))
+        wsym = f"(const int8_t *){wsym}"
+    else:
+        block = padded[:pairs].reshape(pairs // 2, 2, groups, 4).transpose(0, 2, 1, 3)
+        wsym = ctx.derived_const(f"op{op.index}_w8", "int8_t", np.concatenate([block.reshape(-1),
+                                                                               padded[pairs:].reshape(-1)]))
     bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
     p = f"op{op.index}"
     decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max) + [
         f"static const tm_conv_dsp_params {p}_params = {{{stride_h}, {stride_w}, {dil_h}, {dil_w}, {pad_h}, "
-        f"{pad_w}, {k4}, {x.zero_point}}};",
+        f"{pad_w}, {k4}, {x.zero_point}, {int(direct)}, {int(wide)}}};",
         f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
         f"static const tm_dims {p}_filter = {{{', '.join(map(str, dims4(w.shape)))}}};",
         f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
     ])
+    scratch = _round4(in_c) if direct else 4 * k4 + (k4 if in_c % 4 else 0)
+    return decls, wsym, bsym, scratch
+
+
+def lower_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
+                 mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int,
+                 act_max: int) -> Lowered:
+    direct = op.index in ctx.low_scratch and conv_direct_possible(x, w)
+    decls, wsym, bsym, scratch = conv2d_weights(op, ctx, x, w, bias, y, mults, shifts, geometry, act_min, act_max,
+                                                direct)
+    p = f"op{op.index}"
     call = (f"tm_conv2d_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, {wsym}, {bsym}, "
             f"&{p}_out, {ctx.activation(y)}, arena + OP{op.index}_SCRATCH_OFFSET);")
-    scratch = 4 * k4 + (k4 if in_c % 4 else 0)
     return Lowered(kernels=("convolution/conv2d_s8_dsp.c",), decls=decls, call=call, scratch_bytes=scratch)
 
 
@@ -158,7 +211,8 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Ten
     taps = w.data.reshape(kh * kw, c).astype(np.int8)
     per_channel = taps.T  # [c, taps]
     table = _fast_requant(_acc_bound(per_channel, bias, x.zero_point), mults, shifts, y.zero_point)
-    arranged = taps.astype(np.int16).reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]]
+    # per group of 4 channels, per tap: words (c0,c2),(c1,c3) as int16 pairs (a group's weights contiguous)
+    arranged = taps.astype(np.int16).reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
     wsym = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
     bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(per_channel, bias, x.zero_point))
     p = f"op{op.index}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from tinyml.codegen.context import Lowered, LoweringContext, c_array, dims4
+from tinyml.codegen.ops import dsp
 from tinyml.codegen.ops.common import check_spatial_output, padding_before, require_const, require_int8
 from tinyml.codegen.ops.elementwise import add_params
 from tinyml.codegen.quant import activation_range, quantize_multiplier
@@ -43,6 +44,17 @@ def lower_conv2d_add(op: Operator, ctx: LoweringContext) -> Lowered:
     add_op = dataclasses.replace(op, options={"fusedActivationFunction": op.options["addFusedActivationFunction"]})
     add_min, add_max = activation_range(ctx.fused_activation(add_op), y.scale, y.zero_point)
     p = f"op{op.index}"
+    if ctx.target.dsp:  # the DSP convolution (its inner loop and output stage) with the ADD in its epilogue
+        geometry = (stride_h, stride_w, dil_h, dil_w, pad_h, pad_w)
+        direct = op.index in ctx.low_scratch and dsp.conv_direct_possible(x, w)
+        decls, wsym, bsym, scratch = dsp.conv2d_weights(op, ctx, x, w, bias, t, mults, shifts, geometry, act_min,
+                                                        act_max, direct)
+        decls += f"\nstatic const tm_add_params {p}_add = {add_params(a, b, y, add_min, add_max)};"
+        call = (f"tm_conv2d_add_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, {wsym}, {bsym}, "
+                f"&{p}_out, &{p}_add, {int(conv_first)}, {ctx.activation(skip)}, {ctx.activation(y)}, "
+                f"arena + OP{op.index}_SCRATCH_OFFSET);")
+        return Lowered(kernels=("convolution/conv2d_s8_dsp.c",), decls=decls, call=call,
+                       scratch_bytes=scratch + dsp._round4(2 * out_c), inplace_input=skip.index)
     decls = "\n".join([
         f"static const int32_t {p}_mult[{out_c}] = {c_array(mults)};",
         f"static const int32_t {p}_shift[{out_c}] = {c_array(shifts)};",
