@@ -8,6 +8,7 @@ import pytest
 from tests.host_batch import BatchCase, run_batch
 from tests.tflite_models import OPS, random_case, run_reference
 from tinyml.codegen.ops import LOWERINGS
+from tinyml.codegen.target import Target
 
 CASES_PER_OP = 150
 SAMPLES_PER_CASE = 4
@@ -27,12 +28,12 @@ def _samples(case_inputs: list[np.ndarray], rng: np.random.Generator) -> list[np
     return stacked
 
 
-@pytest.mark.parametrize("op", [op for op in OPS if op in LOWERINGS])
-def test_operator_matches_tflite(op: str) -> None:
-    rng = np.random.default_rng(sum(map(ord, op)))
-    cases = [random_case(op, rng) for _ in range(CASES_PER_OP)]
+def check_operator(op: str, cases_per_op: int = CASES_PER_OP, target: Target | None = None, seed_offset: int = 0) -> None:
+    """`cases_per_op` random cases of `op`, several inputs each, compiled for `target`, against TFLite's bytes."""
+    rng = np.random.default_rng(sum(map(ord, op)) + seed_offset)
+    cases = [random_case(op, rng) for _ in range(cases_per_op)]
     batch = [BatchCase(c.model, _samples(c.inputs, rng)) for c in cases]
-    ours = run_batch(batch)
+    ours = run_batch(batch, target=target)
     failures = []
     for case, item, got in zip(cases, batch, ours):
         for i in range(item.inputs[0].shape[0]):
@@ -43,3 +44,8 @@ def test_operator_matches_tflite(op: str) -> None:
                     failures.append(f"{case.params} sample {i}: {int((diff > 0).sum())} of {diff.size} differ, "
                                     f"max {diff.max()}")
     assert not failures, f"{len(failures)} mismatches, first: {failures[0]}"
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op in LOWERINGS])
+def test_operator_matches_tflite(op: str) -> None:
+    check_operator(op)

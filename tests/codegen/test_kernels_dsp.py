@@ -4,12 +4,9 @@ requantization are checked over the same random cases as the portable kernels (t
 instructions are checked in QEMU, on each DSP core, by tests/bench/test_dsp_qemu.py."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from tests.codegen.test_kernels import _samples
-from tests.host_batch import BatchCase, run_batch
-from tests.tflite_models import random_case, run_reference
+from tests.codegen.test_kernels import check_operator
 from tinyml.codegen.target import Target
 
 CASES_PER_OP = 150
@@ -18,20 +15,7 @@ TARGETS = {"dsp": Target("host", dsp=True, wide_fc=False), "dsp-wide": Target("h
 
 
 def check_variant(op: str, target: Target, cases_per_op: int = CASES_PER_OP) -> None:
-    rng = np.random.default_rng(sum(map(ord, op)) + 1)
-    cases = [random_case(op, rng) for _ in range(cases_per_op)]
-    batch = [BatchCase(c.model, _samples(c.inputs, rng)) for c in cases]
-    ours = run_batch(batch, target=target)
-    failures = []
-    for case, item, got in zip(cases, batch, ours):
-        for i in range(item.inputs[0].shape[0]):
-            want = run_reference(case.model, [x[i] for x in item.inputs])
-            for w, g in zip(want, got):
-                if not np.array_equal(w.view(np.uint8), g[i].view(np.uint8)):
-                    diff = np.abs(w.astype(np.float64) - g[i].astype(np.float64))
-                    failures.append(f"{case.params} sample {i}: {int((diff > 0).sum())} of {diff.size} differ, "
-                                    f"max {diff.max()}")
-    assert not failures, f"{len(failures)} mismatches, first: {failures[0]}"
+    check_operator(op, cases_per_op, target, seed_offset=1)
 
 
 @pytest.mark.parametrize("op, variant", [(op, variant) for variant in sorted(TARGETS) for op in VARIANT_OPS
