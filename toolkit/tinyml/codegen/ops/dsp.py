@@ -88,7 +88,7 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, x: Tensor, w: Tens
     padded = np.zeros((out_f, k4), np.int8)
     padded[:, :in_f] = w2d
     rows4, groups = out_f // 4 * 4, k4 // 4
-    wide = _wide_fc_affordable(ctx, w)
+    wide = _widening_affordable(ctx, ("FULLY_CONNECTED",))
     if wide:
         halves = padded.astype(np.int16).reshape(out_f, groups, 4)[:, :, [0, 2, 1, 3]].reshape(out_f, groups, 2, 2)
         block = halves[:rows4].reshape(rows4 // 4, 4, groups, 2, 2).transpose(0, 2, 3, 1, 4)
@@ -116,23 +116,10 @@ def fc_can_shrink(op: Operator, ctx: LoweringContext) -> bool:
     return op.index not in ctx.low_scratch
 
 
-def _wide_fc_affordable(ctx: LoweringContext, w: Tensor) -> bool:
-    """int16 FC weights (no unpacking: 2 MACs per SMLAD per loaded word) when the flash budget allows doubling them.
-    Without a known budget (host builds) the compact int8 layout is used."""
-    if ctx.target.wide_fc is not None:
-        return ctx.target.wide_fc
-    budget = ctx.target.flash_bytes
-    if budget is None:
-        return False
-    total = sum(t.nbytes for t in ctx.graph.tensors if t.is_constant)
-    fc = sum(ctx.graph.tensors[o.inputs[1]].nbytes for o in ctx.graph.operators
-             if o.opcode == "FULLY_CONNECTED" and len(o.inputs) > 1 and ctx.graph.tensors[o.inputs[1]].is_constant)
-    return total + fc <= budget * WIDE_FC_FLASH_FRACTION
-
-
-def _wide_conv_affordable(ctx: LoweringContext) -> bool:
-    """int16 convolution weights (like `wide` FC weights) when the flash budget allows doubling every conv and FC
-    weight; `Target.wide_fc` forces either."""
+def _widening_affordable(ctx: LoweringContext, opcodes: tuple[str, ...]) -> bool:
+    """int16 weights (no unpacking: 2 MACs per SMLAD per loaded word) when the flash budget allows doubling the
+    weights of every operator in `opcodes`; `Target.wide_fc` forces either. Without a known budget (host builds)
+    the compact int8 layout is used."""
     if ctx.target.wide_fc is not None:
         return ctx.target.wide_fc
     budget = ctx.target.flash_bytes
@@ -140,8 +127,7 @@ def _wide_conv_affordable(ctx: LoweringContext) -> bool:
         return False
     total = sum(t.nbytes for t in ctx.graph.tensors if t.is_constant)
     doubled = sum(ctx.graph.tensors[o.inputs[1]].nbytes for o in ctx.graph.operators
-                  if o.opcode in ("FULLY_CONNECTED", "CONV_2D") and len(o.inputs) > 1
-                  and ctx.graph.tensors[o.inputs[1]].is_constant)
+                  if o.opcode in opcodes and len(o.inputs) > 1 and ctx.graph.tensors[o.inputs[1]].is_constant)
     return total + doubled <= budget * WIDE_FC_FLASH_FRACTION
 
 
@@ -163,7 +149,7 @@ def conv2d_weights(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bia
     padded = np.zeros((out_c, k4), np.int8)
     padded[:, :k] = w2d
     pairs, groups = out_c // 2 * 2, k4 // 4
-    wide = _wide_conv_affordable(ctx)
+    wide = _widening_affordable(ctx, ("FULLY_CONNECTED", "CONV_2D"))
     if wide:  # int16 pairs (k0,k2),(k1,k3) per group: channel o's 2 words then o+1's (no SXTB16 of the weights)
         halves = padded.astype(np.int16).reshape(out_c, groups, 4)[:, :, [0, 2, 1, 3]]
         block = halves[:pairs].reshape(pairs // 2, 2, groups, 4).transpose(0, 2, 1, 3)
