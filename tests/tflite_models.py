@@ -713,8 +713,8 @@ def merged_cases(op: str, rng: np.random.Generator, count: int, max_input_bytes:
     `residual_blocks`) side by side in one model, each with its own inputs and one output, keeping only draws whose
     inputs total at most `max_input_bytes`: one firmware image then checks many kernel cases. `params["cases"]`
     describes the graph behind each output, in output order. Draws with an input or output whose first dimension
-    is not 1 (FULLY_CONNECTED on a [1, n, depth] input without keep_num_dims gives [n, units]) are skipped:
-    `tinyml bench` and the host runner take the first dimension as the batch of one. `accept(builder)` may reject
+    is not 1 (FULLY_CONNECTED on a [1, n, depth] input without keep_num_dims gives [n, units]) are skipped, so
+    that every sample is the tensor without its batch of one (`tinyml.host.sample_shape`). `accept(builder)` may reject
     more draws (e.g. to favour the shapes a kernel variant takes)."""
     fill = residual_blocks if op == "RESIDUAL" else _CASES[op]
     merged, described = GraphBuilder(), []

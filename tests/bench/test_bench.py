@@ -93,8 +93,10 @@ def test_port_path_against_the_emulator_uart(tmp_path: Path) -> None:
 
 
 def test_random_inputs_are_deterministic_and_cover_the_range() -> None:
-    infos = (TensorInfo("a", "int8", (1, 64), 0.1, 0), TensorInfo("b", "float32", (1, 3), 0.0, 0))
+    infos = (TensorInfo("a", "int8", (1, 64), 0.1, 0), TensorInfo("b", "float32", (1, 3), 0.0, 0),
+             TensorInfo("c", "int8", (2, 8), 0.1, 0))
     first, again = random_inputs(infos, 50), random_inputs(infos, 50)
     assert all(np.array_equal(x, y) for x, y in zip(first, again))
     assert first[0].dtype == np.int8 and first[0].min() == -128 and first[0].max() == 127
     assert first[1].shape == (50, 3) and first[1].dtype == np.float32
+    assert first[2].shape == (50, 2, 8)                   # a first dimension other than 1: whole tensors

@@ -11,16 +11,15 @@ Compiling is the slow part (~0.17 s per host build), so independent single-MEAN 
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.tflite_models import QParams, GraphBuilder, mean, run_reference
-from tinyml.codegen import CompileResult, compile_model
+from tinyml.codegen import compile_model
 from tinyml.errors import TinymlError
-from tinyml.host import build_host_runner, run_host
+from tinyml.host import run_host, sample_shape
 
 RANDOM_CASES = 320
 CASES_PER_MODEL = 8
@@ -67,23 +66,6 @@ def _model(cases: list[dict]) -> bytes:
     return b.to_bytes()
 
 
-def _fits_run_host(result: CompileResult) -> bool:
-    """run_host's samples are (N, *shape[1:]): every tensor must have batch 1 (a scalar output is one byte)."""
-    return all(not t.shape or t.shape[0] == 1 for t in (*result.inputs, *result.outputs))
-
-
-def _run_raw(result: CompileResult, arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """Like run_host with whole tensors per sample (arrays[i] is (N, *shape)), for rank-1 and batch > 1 tensors."""
-    exe = build_host_runner(result)
-    n = arrays[0].shape[0]
-    payload = b"".join(b"".join(np.ascontiguousarray(a[i]).tobytes() for a in arrays) for i in range(n))
-    out = subprocess.run([str(exe)], input=payload, capture_output=True, check=True).stdout
-    sizes = [int(np.prod(t.shape, dtype=np.int64)) for t in result.outputs]
-    table = np.frombuffer(out, dtype=np.int8).reshape(n, sum(sizes))
-    starts = np.cumsum([0] + sizes)
-    return [table[:, starts[k]:starts[k] + sizes[k]].reshape((n, *t.shape)) for k, t in enumerate(result.outputs)]
-
-
 def _check(tmp_path: Path, name: str, cases: list[dict], rng: np.random.Generator) -> int:
     """Compiles the packed cases once, runs SAMPLES inputs each, compares with the interpreter; returns #outputs."""
     model = _model(cases)
@@ -91,11 +73,8 @@ def _check(tmp_path: Path, name: str, cases: list[dict], rng: np.random.Generato
     path.write_bytes(model)
     result = compile_model(path, tmp_path / name)
     inputs = [_inputs(rng, c["shape"], c["in_qp"].zero_point[0]) for c in cases]
-    if _fits_run_host(result):
-        got = run_host(result, [x.reshape((SAMPLES, *x.shape[2:])) for x in inputs])
-        got = [g.reshape((SAMPLES, *t.shape)) for g, t in zip(got, result.outputs)]
-    else:
-        got = _run_raw(result, inputs)
+    got = run_host(result, [x.reshape((SAMPLES, *sample_shape(t))) for x, t in zip(inputs, result.inputs)])
+    got = [g.reshape((SAMPLES, *t.shape)) for g, t in zip(got, result.outputs)]
     compared = 0
     for s in range(SAMPLES):
         expected = run_reference(model, [x[s] for x in inputs])
@@ -112,7 +91,7 @@ def _check(tmp_path: Path, name: str, cases: list[dict], rng: np.random.Generato
 def test_random_means_match_tflite(tmp_path: Path) -> None:
     rng = np.random.default_rng(20240601)
     cases = [_draw_case(rng) for _ in range(RANDOM_CASES)]
-    # Models for run_host (batch-1 tensors) and the rest (rank 1 inputs, batch > 1, reduced batch axis) apart.
+    # Batch-1 models and the rest (rank 1 inputs, batch > 1, reduced batch axis) apart, both well represented.
     def batch1(c: dict) -> bool:
         shape, axes = c["shape"], {a % len(c["shape"]) for a in c["axes"]}
         return len(shape) > 1 and shape[0] == 1 and (c["keep_dims"] or 0 not in axes or len(axes) == len(shape))

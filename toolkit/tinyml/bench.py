@@ -36,7 +36,7 @@ from tinyml.board import Board
 from tinyml.build import BuildResult, build_firmware, require_fit
 from tinyml.codegen import CompileResult, TensorInfo, compile_model
 from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
-from tinyml.host import check_inputs, run_host
+from tinyml.host import check_inputs, run_host, sample_shape
 from tinyml.modelstats import model_stats
 from tinyml.paths import FIRMWARE_DIR, cache_dir
 from tinyml.protocol import DeviceLink, connect
@@ -58,7 +58,8 @@ QEMU_EXIT_GRACE_S = 2.0      # after the link drops, how long to wait for QEMU's
 
 @dataclass(frozen=True)
 class DeviceRun:
-    """What the device returned: outputs shaped like the host's (runs, *shape[1:]), ticks per inference."""
+    """What the device returned: outputs shaped like the host's (runs, *sample_shape(output)), ticks per
+    inference."""
 
     outputs: list[np.ndarray]
     ticks: list[int]
@@ -137,7 +138,7 @@ def random_inputs(infos: tuple[TensorInfo, ...], n: int, seed: int = RANDOM_SEED
     rng = np.random.default_rng(seed)
     arrays = []
     for t in infos:
-        shape, dtype = (n, *t.shape[1:]), np.dtype(t.dtype)
+        shape, dtype = (n, *sample_shape(t)), np.dtype(t.dtype)
         if dtype.kind in "iu":
             bounds = np.iinfo(dtype)
             arrays.append(rng.integers(bounds.min, bounds.max, size=shape, dtype=dtype, endpoint=True))
@@ -205,7 +206,7 @@ def run_on_device(link: DeviceLink, compiled: CompileResult, inputs: list[np.nda
         ticks.append(link.invoke(1).last_ticks)
         for index, out in enumerate(raw):
             out.append(link.read_output(index))
-    outputs = [np.frombuffer(b"".join(chunks), dtype=t.dtype).reshape((n, *t.shape[1:]))
+    outputs = [np.frombuffer(b"".join(chunks), dtype=t.dtype).reshape((n, *sample_shape(t)))
                for t, chunks in zip(compiled.outputs, raw)]
     return DeviceRun(outputs, ticks, link.stats().stack_peak_bytes)
 
@@ -251,9 +252,10 @@ def reference_outputs(model_path: Path, compiled: CompileResult,
     per_sample = []
     for i in range(inputs[0].shape[0]):
         for detail, x in zip(interpreter.get_input_details(), inputs):
-            interpreter.set_tensor(detail["index"], x[i:i + 1])
+            interpreter.set_tensor(detail["index"], x[i].reshape(detail["shape"]))
         interpreter.invoke()
-        per_sample.append([interpreter.get_tensor(d["index"])[0].copy() for d in interpreter.get_output_details()])
+        per_sample.append([interpreter.get_tensor(d["index"]).reshape(sample_shape(t)).copy()
+                           for d, t in zip(interpreter.get_output_details(), compiled.outputs)])
     refs["tflite"] = [np.stack(column) for column in zip(*per_sample)]
     return refs
 
@@ -276,10 +278,10 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
           invoke_timeout_s: float | None = None, source: str = "inputs", cycles: bool = False) -> BenchReport:
     """Benchmark `model_path` on `board`: in its emulator (`port` None) or on a flashed board at `port`.
 
-    `inputs`: one array per model input, (N, *shape[1:]); `runs` then takes the first N (default all). Without
-    `inputs`, `runs` deterministic random samples (default DEFAULT_RUNS). Outputs that differ from the reference
-    are reported in `mismatched_samples`; raising on them is the caller's choice. `invoke_timeout_s`: how long
-    one inference may take before the device counts as hung (default: QEMU_/BOARD_INVOKE_TIMEOUT_S).
+    `inputs`: one array per model input, (N, *sample_shape(input)); `runs` then takes the first N (default all).
+    Without `inputs`, `runs` deterministic random samples (default DEFAULT_RUNS). Outputs that differ from the
+    reference are reported in `mismatched_samples`; raising on them is the caller's choice. `invoke_timeout_s`: how
+    long one inference may take before the device counts as hung (default: QEMU_/BOARD_INVOKE_TIMEOUT_S).
     `cycles`: also estimate the cycles of one inference (emulated Cortex-M4/M7 only; see the module doc).
     """
     model_path = Path(model_path)

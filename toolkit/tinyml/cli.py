@@ -53,7 +53,8 @@ def compile(model: Path, out_dir: Path, as_json: bool) -> None:  # noqa: A001 - 
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--inputs", "inputs_path", required=True, type=click.Path(path_type=Path),
-              help=".npy of shape (N, *input_shape[1:]) in the input's dtype (or .npz, one array per model input).")
+              help=".npy of N samples in the input's dtype (.npz: one array per model input): (N, *input_shape[1:]), "
+                   "or (N, *input_shape) if the input's first dimension is not 1.")
 @click.option("--output", "output_path", required=True, type=click.Path(path_type=Path),
               help="Where to write the outputs (.npy; .npz for several outputs).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
@@ -128,7 +129,8 @@ def flash(board_name: str, build_dir: Path, probe: str | None, dry_run: bool) ->
 @click.option("--emulator", type=click.Choice(["qemu"]), help="Run in the board's emulator (the default).")
 @click.option("--port", help="Serial port or pyserial URL of a flashed board (instead of the emulator).")
 @click.option("--inputs", "inputs_path", type=click.Path(path_type=Path),
-              help=".npy of shape (N, *input_shape[1:]) (.npz: one array per input); default: random samples.")
+              help=".npy of N samples shaped as for `tinyml infer` (.npz: one array per input); default: random "
+                   "samples.")
 @click.option("--output", "output_path", type=click.Path(path_type=Path),
               help="Write the outputs the device returned (.npy; .npz for several outputs).")
 @click.option("--runs", type=int, help="Inferences: random samples to draw (default 10), or the first N of --inputs.")

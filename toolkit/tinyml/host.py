@@ -42,9 +42,15 @@ def build_host_runner(result: CompileResult, cc: str | None = None) -> Path:
     return exe
 
 
+def sample_shape(info: TensorInfo) -> tuple[int, ...]:
+    """One sample of a model input or output, i.e. what one inference consumes or produces: the tensor without its
+    first dimension when that is 1 (the batch of one), else the whole tensor. N samples are (N, *sample_shape)."""
+    return info.shape[1:] if info.shape[:1] == (1,) else info.shape
+
+
 def run_host(result: CompileResult, inputs: list[np.ndarray], cc: str | None = None,
              source: str = "inputs") -> list[np.ndarray]:
-    """Run N samples: inputs[i] has shape (N, *input_shape[1:]); returns outputs shaped (N, *output_shape[1:])."""
+    """Run N samples: inputs[i] has shape (N, *sample_shape(input i)); returns outputs likewise."""
     n = check_inputs(result.inputs, inputs, source)
     exe = build_host_runner(result, cc)
     proc = subprocess.run([str(exe)], input=encode_samples(inputs), capture_output=True)
@@ -60,14 +66,14 @@ def encode_samples(arrays: list[np.ndarray]) -> bytes:
 
 
 def decode_samples(raw: bytes, infos: tuple[TensorInfo, ...], n: int) -> list[np.ndarray]:
-    """The inverse of encode_samples for the tensors `infos`: arrays shaped (n, *shape[1:])."""
-    sizes = [int(np.prod(t.shape[1:], dtype=np.int64)) * np.dtype(t.dtype).itemsize for t in infos]
+    """The inverse of encode_samples for the tensors `infos`: arrays shaped (n, *sample_shape(t))."""
+    sizes = [int(np.prod(sample_shape(t), dtype=np.int64)) * np.dtype(t.dtype).itemsize for t in infos]
     if len(raw) != n * sum(sizes):
         raise TinymlError(f"the model returned {len(raw)} bytes for {n} samples, expected {n * sum(sizes)}", 4)
     table = np.frombuffer(raw, dtype=np.uint8).reshape(n, sum(sizes))
     arrays, at = [], 0
     for t, size in zip(infos, sizes):
-        arrays.append(table[:, at:at + size].copy().view(t.dtype).reshape((n, *t.shape[1:])))
+        arrays.append(table[:, at:at + size].copy().view(t.dtype).reshape((n, *sample_shape(t))))
         at += size
     return arrays
 
@@ -78,12 +84,13 @@ def check_inputs(infos: tuple[TensorInfo, ...], arrays: list[np.ndarray], source
         raise TinymlError(f"{source}: the model has {len(infos)} inputs, {len(arrays)} arrays were given")
     counts = set()
     for t, x in zip(infos, arrays):
-        expected = tuple(t.shape[1:])
+        expected = sample_shape(t)
         if x.dtype != np.dtype(t.dtype):
             raise TinymlError(f"{source}: input '{t.name}' must be {t.dtype}, got {x.dtype}")
-        if x.ndim != len(t.shape) or tuple(x.shape[1:]) != expected:
-            raise TinymlError(f"{source}: input '{t.name}' must have shape (N, {', '.join(map(str, expected))}), "
-                              f"got {tuple(x.shape)}")
+        if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
+            whole = f" (a sample is the whole {list(t.shape)} tensor)" if expected == t.shape else ""
+            raise TinymlError(f"{source}: input '{t.name}' must have shape ({', '.join(['N', *map(str, expected)])})"
+                              f"{whole}, got {tuple(x.shape)}")
         counts.add(x.shape[0])
     if len(counts) != 1:
         raise TinymlError(f"{source}: inputs have different sample counts {sorted(counts)}")

@@ -153,7 +153,7 @@ def io_quant(tflite: bytes) -> tuple[tuple[float, int], tuple[float, int]]:
 def evaluate_int8(tflite_path: Path, x: np.ndarray, y: np.ndarray, task: str) -> Int8Eval:
     """The int8 model's metric in the TFLite interpreter and in our compiled C on the host (same int8 inputs)."""
     from tinyml.codegen import compile_model
-    from tinyml.host import run_host
+    from tinyml.host import run_host, sample_shape
     from tinyml.trainer import metric_name, score
 
     tflite = Path(tflite_path).read_bytes()
@@ -162,7 +162,7 @@ def evaluate_int8(tflite_path: Path, x: np.ndarray, y: np.ndarray, task: str) ->
     ref, _, _ = tflite_run(tflite, xq)
     with tempfile.TemporaryDirectory(prefix="tinyml-q-") as tmp:
         compiled = compile_model(Path(tflite_path), Path(tmp) / "model")
-        host = run_host(compiled, [xq.reshape((len(xq), *compiled.inputs[0].shape[1:]))])[0]
+        host = run_host(compiled, [xq.reshape((len(xq), *sample_shape(compiled.inputs[0])))])[0]
     host = host.reshape(ref.shape)
 
     def metric(out_q: np.ndarray) -> float:

@@ -26,6 +26,7 @@ class Lowered:
     alias_input: int | None = None    # the output IS this input's bytes (no code runs)
     overlap_input: int | None = None  # the kernel writes its output over this input, which dies with the operator,
     overlap_delta: int = 0            # ... placed exactly overlap_delta bytes after the output's start (may be < 0)
+    variants: frozenset[str] = frozenset()  # DSP kernel variants it needs (TM_V_* of tinyml/kernels_dsp.h)
 
 
 @dataclass

@@ -140,7 +140,8 @@ def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
                 f"{ring_bytes}u);")
         return Lowered(kernels=low.kernels + ("convolution/conv_inplace_dsp_s8.c",),
                        decls=decls + "\n" + "\n".join(extra), call=call,
-                       scratch_bytes=ring_bytes + low.scratch_bytes, overlap_input=x.index, overlap_delta=delta)
+                       scratch_bytes=ring_bytes + low.scratch_bytes, overlap_input=x.index, overlap_delta=delta,
+                       variants=low.variants)
     extra.append(f"static const tm_inplace_params {p}_ip = {{{ring}, {int(backward)}}};")
     call = (f"tm_conv_inplace_s8({m.group(1)}, &{p}_ip, {', '.join(args)}, "
             f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET));")

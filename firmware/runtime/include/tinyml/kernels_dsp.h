@@ -11,22 +11,46 @@
 #include "tinyml/kernels.h"
 #include "tinyml/requant.h"
 
+/* The variants a model uses: the generator writes tinyml_variants.h beside model.c (on the include path of every
+ * build of the model) defining TM_VARIANTS as the TM_V_* bits of its layers, so each kernel compiles only those
+ * (a lean image). Without it (a kernel built on its own) every variant is compiled. */
+#if defined(__has_include)
+#if __has_include("tinyml_variants.h")
+#include "tinyml_variants.h"
+#endif
+#endif
+enum {
+  TM_V_OUT_GENERAL = 1 << 0,     /* output stage modes (tm_dsp_mode) */
+  TM_V_OUT_FAST_SAT = 1 << 1,
+  TM_V_OUT_FAST_CLAMP = 1 << 2,
+  TM_V_CONV_WIDE = 1 << 3,       /* tm_conv_dsp_params.wide = 1 */
+  TM_V_CONV_NARROW = 1 << 4,     /* ... = 0 */
+  TM_V_CONV_DIRECT = 1 << 5,     /* tm_conv_dsp_params.direct = 1 */
+  TM_V_CONV_IM2COL = 1 << 6,     /* ... = 0 */
+  TM_V_FC_WIDE = 1 << 7,         /* tm_fc_dsp_params.wide */
+  TM_V_FC_NARROW = 1 << 8,
+  TM_V_FC_DIRECT = 1 << 9,       /* tm_fc_dsp_params.direct */
+  TM_V_FC_SCRATCH = 1 << 10,
+  TM_V_DW_3X3 = 1 << 11,         /* depthwise with 9 taps (unrolled) */
+  TM_V_DW_ANY = 1 << 12          /* depthwise with any other kernel size */
+};
+#ifndef TM_VARIANTS
+#define TM_VARIANTS (~0u)
+#endif
+#define TM_VARIANT(bit) (((uint32_t)(TM_VARIANTS) & (uint32_t)(bit)) != 0u)
+
+/* A layer's runtime flag, a compile-time constant when the model uses only one of its two values. */
+#define TM_VARIANT_FLAG(runtime, set_bit, clear_bit) \
+  ((TM_VARIANT(set_bit) && TM_VARIANT(clear_bit)) ? (runtime) : (int32_t)TM_VARIANT(set_bit))
+
 typedef struct {
   int32_t fast;                /* 1: every channel may use tm_requant_fast */
   int32_t output_offset;       /* for the general path */
   int32_t act_min, act_max;
   const tm_requant_ch *ch;     /* per output channel */
-  const int32_t *multiplier;   /* per output channel (general path) */
+  const int32_t *multiplier;   /* per output channel (general path, depthwise tail), else NULL */
   const int32_t *shift;
 } tm_dsp_requant;
-
-/* Requantize one accumulator of output channel `o`, add the zero point, clamp to the activation range. */
-static inline int32_t tm_dsp_output(int32_t acc, const tm_dsp_requant *rq, int32_t o) {
-  int32_t v = rq->fast ? tm_requant_fast(acc, &rq->ch[o])
-                       : tm_requantize_round_up(acc, rq->multiplier[o], rq->shift[o]) + rq->output_offset;
-  v = v < rq->act_min ? rq->act_min : v;
-  return v > rq->act_max ? rq->act_max : v;
-}
 
 /* Output stage modes, chosen once per call so the per-output code has no branch (see tm_dsp_mode). */
 enum { TM_DSP_GENERAL = 0, TM_DSP_FAST_SAT = 1, TM_DSP_FAST_CLAMP = 2 };
@@ -35,6 +59,19 @@ static inline int32_t tm_dsp_mode(const tm_dsp_requant *rq) {
   if (!rq->fast) return TM_DSP_GENERAL;
   return rq->act_min == -128 && rq->act_max == 127 ? TM_DSP_FAST_SAT : TM_DSP_FAST_CLAMP;
 }
+
+/* Runs `call_` with the constant `mode_` = tm_dsp_mode(rq), compiled for the modes the model uses only. */
+#define TM_DSP_BY_MODE(rq, call_)                                                                   \
+  switch (tm_dsp_mode(rq)) {                                                                        \
+    case TM_DSP_FAST_SAT:                                                                           \
+      if (TM_VARIANT(TM_V_OUT_FAST_SAT)) { const int32_t mode_ = TM_DSP_FAST_SAT; call_; }          \
+      break;                                                                                        \
+    case TM_DSP_FAST_CLAMP:                                                                         \
+      if (TM_VARIANT(TM_V_OUT_FAST_CLAMP)) { const int32_t mode_ = TM_DSP_FAST_CLAMP; call_; }      \
+      break;                                                                                        \
+    default:                                                                                        \
+      if (TM_VARIANT(TM_V_OUT_GENERAL)) { const int32_t mode_ = TM_DSP_GENERAL; call_; }            \
+  }
 
 /* One channel's output stage with its parameters in registers: load once, apply to every pixel of a tile. */
 typedef struct {
@@ -88,7 +125,7 @@ void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *
                                const void *weights, const int32_t *bias, int8_t *output, int32_t *scratch);
 
 /* Convolution as a GEMM over im2col rows of two pixels at a time: k = (ky*kw + kx)*in_c + ic, padded to k4 with
- * zero weights. weights: output channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
+ * zero weights (im2col: k4 a multiple of 8, an even number of groups of 4; direct: of 4). weights: output channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
  * an odd last channel: its words. scratch (TM_CONV_DSP_SCRATCH): 4*k4 bytes (two widened rows) + k4 bytes (gather
  * row) when in_c % 4; with `direct` (in_c % 4 == 0, at most TM_CONV_DIRECT_MAX_TAPS taps) no im2col: the input is
  * read and widened in place, scratch is one row of in_c zero-point bytes for padded taps. */

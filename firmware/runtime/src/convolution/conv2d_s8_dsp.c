@@ -138,9 +138,10 @@ typedef struct {
 } fused_add;
 
 #if TM_DSP_NATIVE
-/* The im2col x wide-weight 2x2 tile in assembly (gcc spills it): per group of 4 k, LDM of the 4 widened words of
- * the two pixels (fixed, ascending registers), 2 LDRD of the two channels' weights, 8 SMLAD: 13 instructions per 16
- * MACs with the loop. groups >= 1. */
+/* The im2col 2x2 tile in assembly (gcc spills it): per group of 4 k, LDM of the 4 widened words of the two pixels
+ * (fixed, ascending registers), then the two channels' weights: int16 ("wide": 2 LDRD, 8 SMLAD; 13 instructions per
+ * 16 MACs with the loop) or int8 ("narrow": 2 LDR, each word widened in place by 2 SXTB16; 15 instructions, 1 cycle
+ * more than wide on a Cortex-M4 for half the weight bytes). groups >= 1. */
 #define TILE_WIDE_BODY                                         \
   "ldmia %[x]!, {%[x0a], %[x0b], %[x1a], %[x1b]}\n\t"         \
   "ldrd %[wa], %[wb], [%[w]], #8\n\t"                         \
@@ -153,44 +154,70 @@ typedef struct {
   "smlad %[a11], %[x1a], %[wa], %[a11]\n\t"                   \
   "smlad %[a01], %[x0b], %[wb], %[a01]\n\t"                   \
   "smlad %[a11], %[x1b], %[wb], %[a11]\n\t"
-#define TILE_WIDE_OPERANDS                                                                                   \
+/* one channel's int8 word of 4 k (in wa) against the two pixels: wb = (k0, k2), then wa = (k1, k3) in place */
+#define TILE_NARROW_CHANNEL(a0, a1)                            \
+  "ldr %[wa], [%[w]], #4\n\t"                                 \
+  "sxtb16 %[wb], %[wa]\n\t"                                   \
+  "smlad %[" a0 "], %[x0a], %[wb], %[" a0 "]\n\t"             \
+  "smlad %[" a1 "], %[x1a], %[wb], %[" a1 "]\n\t"             \
+  "sxtb16 %[wa], %[wa], ror #8\n\t"                           \
+  "smlad %[" a0 "], %[x0b], %[wa], %[" a0 "]\n\t"             \
+  "smlad %[" a1 "], %[x1b], %[wa], %[" a1 "]\n\t"
+#define TILE_NARROW_BODY                                       \
+  "ldmia %[x]!, {%[x0a], %[x0b], %[x1a], %[x1b]}\n\t"         \
+  TILE_NARROW_CHANNEL("a00", "a10") TILE_NARROW_CHANNEL("a01", "a11")
+#define TILE_OPERANDS                                                                                        \
   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(*w),      \
     [x0a] "=&r"(x0a), [x0b] "=&r"(x0b), [x1a] "=&r"(x1a), [x1b] "=&r"(x1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
-static inline __attribute__((always_inline)) void tile_wide_asm(const int32_t *x, const uint32_t **w, int32_t groups,
-                                                                int32_t *a00, int32_t *a01, int32_t *a10,
-                                                                int32_t *a11) {
+/* Two groups per iteration (wide: 25 instructions per 32 MACs); groups is even (see tm_conv_dsp_params.k4). */
+#define TILE_LOOP(BODY)                                                                    \
+  __asm__ volatile("1:\n\t" BODY BODY "cmp %[x], %[xe]\n\t"                               \
+                   "bne 1b" TILE_OPERANDS                                                  \
+                   : [xe] "r"(x + 4 * groups)                                              \
+                   : "cc", "memory")
+static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, const uint32_t **w, int32_t groups,
+                                                           int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11,
+                                                           const int32_t wide) {
   register int32_t x0a __asm__("r8"), x0b __asm__("r9"), x1a __asm__("r10"), x1b __asm__("r12");
   int32_t wa, wb;
-  if (groups & 1) __asm__ volatile(TILE_WIDE_BODY TILE_WIDE_OPERANDS : : "memory");
-  if (groups >= 2) {  /* two groups per iteration: 25 instructions per 32 MACs */
-    const int32_t *xe = x + 4 * (groups & ~1);
-    __asm__ volatile("1:\n\t" TILE_WIDE_BODY TILE_WIDE_BODY "cmp %[x], %[xe]\n\t"
-                     "bne 1b" TILE_WIDE_OPERANDS
-                     : [xe] "r"(xe)
-                     : "cc", "memory");
-  }
+  if (wide)
+    TILE_LOOP(TILE_WIDE_BODY);
+  else
+    TILE_LOOP(TILE_NARROW_BODY);
 }
 
-/* The same for one pixel (an odd last pixel): LDRD of its 2 words (rows keep the 2-pixel interleave), 2 LDRD of
- * weights, 4 SMLAD. */
-static inline __attribute__((always_inline)) void tile_wide1_asm(const int32_t *x, const uint32_t **w, int32_t groups,
-                                                                 int32_t *a00, int32_t *a01) {
+/* The same for one pixel (an odd last pixel): LDRD of its 2 words (rows keep the 2-pixel interleave), the two
+ * channels' weights (2 LDRD of int16, or 2 LDR of int8 widened in place), 4 SMLAD. */
+#define TILE1_WIDE_BODY                                        \
+  "ldrd %[wa], %[wb], [%[w]], #8\n\t"                         \
+  "smlad %[a00], %[x0a], %[wa], %[a00]\n\t"                   \
+  "smlad %[a00], %[x0b], %[wb], %[a00]\n\t"                   \
+  "ldrd %[wa], %[wb], [%[w]], #8\n\t"                         \
+  "smlad %[a01], %[x0a], %[wa], %[a01]\n\t"                   \
+  "smlad %[a01], %[x0b], %[wb], %[a01]\n\t"
+#define TILE1_NARROW_CHANNEL(a)                                \
+  "ldr %[wa], [%[w]], #4\n\t"                                 \
+  "sxtb16 %[wb], %[wa]\n\t"                                   \
+  "sxtb16 %[wa], %[wa], ror #8\n\t"                           \
+  "smlad %[" a "], %[x0a], %[wb], %[" a "]\n\t"               \
+  "smlad %[" a "], %[x0b], %[wa], %[" a "]\n\t"
+#define TILE1_LOOP(BODY)                                                                                 \
+  __asm__ volatile("1:\n\t"                                                                              \
+                   "ldrd %[x0a], %[x0b], [%[x]], #16\n\t" BODY                                          \
+                   "cmp %[x], %[xe]\n\t"                                                                 \
+                   "bne 1b"                                                                              \
+                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [x] "+r"(x), [w] "+r"(*w), [x0a] "=&r"(x0a),    \
+                     [x0b] "=&r"(x0b), [wa] "=&r"(wa), [wb] "=&r"(wb)                                    \
+                   : [xe] "r"(xe)                                                                        \
+                   : "cc", "memory")
+static inline __attribute__((always_inline)) void tile1_asm(const int32_t *x, const uint32_t **w, int32_t groups,
+                                                            int32_t *a00, int32_t *a01, const int32_t wide) {
   int32_t x0a, x0b, wa, wb;
   const int32_t *xe = x + 4 * groups;
-  __asm__ volatile("1:\n\t"
-                   "ldrd %[x0a], %[x0b], [%[x]], #16\n\t"
-                   "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-                   "smlad %[a00], %[x0a], %[wa], %[a00]\n\t"
-                   "smlad %[a00], %[x0b], %[wb], %[a00]\n\t"
-                   "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-                   "smlad %[a01], %[x0a], %[wa], %[a01]\n\t"
-                   "smlad %[a01], %[x0b], %[wb], %[a01]\n\t"
-                   "cmp %[x], %[xe]\n\t"
-                   "bne 1b"
-                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [x] "+r"(x), [w] "+r"(*w), [x0a] "=&r"(x0a),
-                     [x0b] "=&r"(x0b), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                   : [xe] "r"(xe)
-                   : "cc", "memory");
+  if (wide)
+    TILE1_LOOP(TILE1_WIDE_BODY);
+  else
+    TILE1_LOOP(TILE1_NARROW_CHANNEL("a00") TILE1_NARROW_CHANNEL("a01"));
 }
 
 /* The direct (no im2col) x wide-weight 2x2 tile over one tap's `groups` words of the two pixels (s0, s0 + delta):
@@ -227,7 +254,8 @@ static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *
 }
 
 /* The saturating fast output stage of a 2x2 tile (see tm_requant_fast): per output, LDM of its channel's 6
- * parameters (cheaper than keeping copies of K), LSL, SMLAL, ASR, ADD, SSAT, STRB. */
+ * parameters (cheaper than keeping copies of K), LSL, SMLAL, ASR, ADD, SSAT, STRB. One statement per channel (its
+ * two pixels) keeps the register demand at 11. */
 #define RQ_OUT_ASM(a, wb, dst)                                                                  \
   "ldmia %[rc]" wb ", {%[m], %[pre], %[post], %[add], %[k_lo], %[k_hi]}\n\t"                  \
   "lsl %[" a "], %[" a "], %[pre]\n\t"                                                       \
@@ -236,90 +264,60 @@ static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *
   "add %[" a "], %[" a "], %[add]\n\t"                                                       \
   "ssat %[" a "], #8, %[" a "]\n\t"                                                          \
   "strb %[" a "], " dst "\n\t"
+#define RQ_CHANNEL_ASM(dst0, dst1)                                                                           \
+  __asm__ volatile(RQ_OUT_ASM("a0", "", dst0) RQ_OUT_ASM("a1", "!", dst1)                                  \
+                   : [a0] "+r"(a0), [a1] "+r"(a1), [rc] "+r"(rc), [m] "=&r"(m), [pre] "=&r"(pre),            \
+                     [post] "=&r"(post), [add] "=&r"(add), [k_lo] "=&r"(k_lo), [k_hi] "=&r"(k_hi)           \
+                   : [o0] "r"(o0), [o1] "r"(o1)                                                             \
+                   : "memory")
 static inline __attribute__((always_inline)) void out_sat_asm(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
                                                               const tm_requant_ch *rc, int8_t *o0, int8_t *o1) {
   register int32_t m __asm__("r4"), pre __asm__("r5"), post __asm__("r6"), add __asm__("r8"),
       k_lo __asm__("r9"), k_hi __asm__("r10");
-  __asm__ volatile(RQ_OUT_ASM("a00", "", "[%[o0]]") RQ_OUT_ASM("a10", "!", "[%[o1]]")
-                   RQ_OUT_ASM("a01", "", "[%[o0], #1]") RQ_OUT_ASM("a11", "!", "[%[o1], #1]")
-                   : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [rc] "+r"(rc),
-                     [m] "=&r"(m), [pre] "=&r"(pre), [post] "=&r"(post), [add] "=&r"(add), [k_lo] "=&r"(k_lo),
-                     [k_hi] "=&r"(k_hi)
-                   : [o0] "r"(o0), [o1] "r"(o1)
-                   : "memory");
+  int32_t a0 = a00, a1 = a10;
+  RQ_CHANNEL_ASM("[%[o0]]", "[%[o1]]");
+  a0 = a01, a1 = a11;
+  RQ_CHANNEL_ASM("[%[o0], #1]", "[%[o1], #1]");
 }
 #endif
+
+/* The widened weights of one group of 4 k of one channel, int16 (2 words) or int8 (1 word, 2 SXTB16). */
+static inline __attribute__((always_inline)) void channel_weights(const uint32_t **w, const int32_t wide,
+                                                                  int32_t *wa, int32_t *wb) {
+  if (wide) {
+    *wa = (int32_t)(*w)[0], *wb = (int32_t)(*w)[1];
+    *w += 2;
+  } else {
+    const uint32_t r = *(*w)++;
+    *wa = tm_sxtb16(r), *wb = tm_sxtb16_ror8(r);
+  }
+}
+
+/* acc + the dot product of one group of 4 k: widened input words (x_a, x_b) with the weights (wa, wb). */
+static inline int32_t dot4(int32_t xa, int32_t xb, int32_t wa, int32_t wb, int32_t acc) {
+  return tm_smlad(xb, wb, tm_smlad(xa, wa, acc));
+}
 
 /* The channel-pair tile over two pixels: x0/x1 give each tap's widened words (im2col) or input bytes (direct). */
 static inline __attribute__((always_inline)) void tile_pairs(
     const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const int8_t *weights, const int32_t *bias,
     int32_t out_c, const int32_t *rows, const int8_t *const *tap0, const int8_t *const *tap1, int32_t taps,
     int32_t groups, int8_t *o0, int8_t *o1, const int32_t mode, const int32_t direct, const int32_t single) {
-  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, pairs = out_c & ~1, wide = p->wide;
+  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, pairs = out_c & ~1;
+  const int32_t wide = TM_VARIANT_FLAG(p->wide, TM_V_CONV_WIDE, TM_V_CONV_NARROW);
   const uint32_t *w = (const uint32_t *)weights;  /* 4-byte aligned by the generator */
-  (void)single;  /* only the native wide im2col tile skips the duplicate pixel */
+  (void)single;  /* only the native im2col tile skips the duplicate pixel */
   for (int32_t o = 0; o < pairs; o += 2) {
     int32_t a00 = bias[o], a01 = bias[o + 1];
     int32_t a10 = a00, a11 = a01;
-    if (wide && direct) {
+    if (direct) {
       const int32_t per_tap = groups / taps;
 #if TM_DSP_NATIVE
-      for (int32_t t = 0; t < taps; ++t)
-        tile_direct_asm(tap0[t], (int32_t)(tap1[t] - tap0[t]), &w, per_tap, &a00, &a01, &a10, &a11);
-#else
-      for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *s0 = tap0[t], *s1 = tap1[t];
-#pragma GCC unroll 2
-        for (int32_t g = 0; g < per_tap; ++g) {
-          const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
-          s0 += 4;
-          s1 += 4;
-          const int32_t x0a = tm_sxtb16(v0), x0b = tm_sxtb16_ror8(v0);
-          const int32_t x1a = tm_sxtb16(v1), x1b = tm_sxtb16_ror8(v1);
-          int32_t wa = (int32_t)w[0], wb = (int32_t)w[1];
-          a00 = tm_smlad(x0a, wa, a00);
-          a00 = tm_smlad(x0b, wb, a00);
-          a10 = tm_smlad(x1a, wa, a10);
-          a10 = tm_smlad(x1b, wb, a10);
-          wa = (int32_t)w[2];
-          wb = (int32_t)w[3];
-          w += 4;
-          a01 = tm_smlad(x0a, wa, a01);
-          a01 = tm_smlad(x0b, wb, a01);
-          a11 = tm_smlad(x1a, wa, a11);
-          a11 = tm_smlad(x1b, wb, a11);
-        }
-      }
-#endif
-    } else if (wide) {
-#if TM_DSP_NATIVE
-      if (single) {  /* the second pixel is the first one again: compute it once */
-        tile_wide1_asm(rows, &w, groups, &a00, &a01);
-        a10 = a00;
-        a11 = a01;
+      if (wide) {
+        for (int32_t t = 0; t < taps; ++t)
+          tile_direct_asm(tap0[t], (int32_t)(tap1[t] - tap0[t]), &w, per_tap, &a00, &a01, &a10, &a11);
       } else
-        tile_wide_asm(rows, &w, groups, &a00, &a01, &a10, &a11);
-#else
-      const int32_t *x = rows;
-      for (int32_t g = 0; g < groups; ++g) {
-        const int32_t x0a = x[0], x0b = x[1], x1a = x[2], x1b = x[3];
-        x += 4;
-        int32_t wa = (int32_t)w[0], wb = (int32_t)w[1];
-        a00 = tm_smlad(x0a, wa, a00);
-        a10 = tm_smlad(x1a, wa, a10);
-        a00 = tm_smlad(x0b, wb, a00);
-        a10 = tm_smlad(x1b, wb, a10);
-        wa = (int32_t)w[2];
-        wb = (int32_t)w[3];
-        w += 4;
-        a01 = tm_smlad(x0a, wa, a01);
-        a11 = tm_smlad(x1a, wa, a11);
-        a01 = tm_smlad(x0b, wb, a01);
-        a11 = tm_smlad(x1b, wb, a11);
-      }
 #endif
-    } else if (direct) {
-      const int32_t per_tap = groups / taps;
       for (int32_t t = 0; t < taps; ++t) {
         const int8_t *s0 = tap0[t], *s1 = tap1[t];
 #pragma GCC unroll 2
@@ -329,41 +327,35 @@ static inline __attribute__((always_inline)) void tile_pairs(
           s1 += 4;
           const int32_t x0a = tm_sxtb16(v0), x0b = tm_sxtb16_ror8(v0);
           const int32_t x1a = tm_sxtb16(v1), x1b = tm_sxtb16_ror8(v1);
-          const uint32_t r0 = w[0], r1 = w[1];
-          w += 2;
-          int32_t wa = tm_sxtb16(r0), wb = tm_sxtb16_ror8(r0);
-          a00 = tm_smlad(x0a, wa, a00);
-          a00 = tm_smlad(x0b, wb, a00);
-          a10 = tm_smlad(x1a, wa, a10);
-          a10 = tm_smlad(x1b, wb, a10);
-          wa = tm_sxtb16(r1);
-          wb = tm_sxtb16_ror8(r1);
-          a01 = tm_smlad(x0a, wa, a01);
-          a01 = tm_smlad(x0b, wb, a01);
-          a11 = tm_smlad(x1a, wa, a11);
-          a11 = tm_smlad(x1b, wb, a11);
+          int32_t wa, wb;
+          channel_weights(&w, wide, &wa, &wb);
+          a00 = dot4(x0a, x0b, wa, wb, a00);
+          a10 = dot4(x1a, x1b, wa, wb, a10);
+          channel_weights(&w, wide, &wa, &wb);
+          a01 = dot4(x0a, x0b, wa, wb, a01);
+          a11 = dot4(x1a, x1b, wa, wb, a11);
         }
       }
     } else {
+#if TM_DSP_NATIVE
+      if (single) {  /* the second pixel is the first one again: compute it once */
+        tile1_asm(rows, &w, groups, &a00, &a01, wide);
+        a10 = a00;
+        a11 = a01;
+      } else
+        tile_asm(rows, &w, groups, &a00, &a01, &a10, &a11, wide);
+#else
       const int32_t *x = rows;
-#pragma GCC unroll 2
-      for (int32_t g = 0; g < groups; ++g) {
-        const int32_t x0a = x[0], x0b = x[1], x1a = x[2], x1b = x[3];
-        const uint32_t r0 = w[0], r1 = w[1];
-        x += 4;
-        w += 2;
-        int32_t wa = tm_sxtb16(r0), wb = tm_sxtb16_ror8(r0);
-        a00 = tm_smlad(x0a, wa, a00);
-        a00 = tm_smlad(x0b, wb, a00);
-        a10 = tm_smlad(x1a, wa, a10);
-        a10 = tm_smlad(x1b, wb, a10);
-        wa = tm_sxtb16(r1);
-        wb = tm_sxtb16_ror8(r1);
-        a01 = tm_smlad(x0a, wa, a01);
-        a01 = tm_smlad(x0b, wb, a01);
-        a11 = tm_smlad(x1a, wa, a11);
-        a11 = tm_smlad(x1b, wb, a11);
+      for (int32_t g = 0; g < groups; ++g, x += 4) {
+        int32_t wa, wb;
+        channel_weights(&w, wide, &wa, &wb);
+        a00 = dot4(x[0], x[1], wa, wb, a00);
+        a10 = dot4(x[2], x[3], wa, wb, a10);
+        channel_weights(&w, wide, &wa, &wb);
+        a01 = dot4(x[0], x[1], wa, wb, a01);
+        a11 = dot4(x[2], x[3], wa, wb, a11);
       }
+#endif
     }
 #if TM_DSP_NATIVE
     if (mode == TM_DSP_FAST_SAT) {
@@ -379,47 +371,28 @@ static inline __attribute__((always_inline)) void tile_pairs(
     o0[o] = y00;
     o0[o + 1] = y01;
   }
-  if (out_c & 1) {
+  if (out_c & 1) {  /* the last channel alone (its weights follow the pairs, same per-group layout) */
     const int32_t o = pairs;
     int32_t a0 = bias[o], a1 = a0;
     if (direct) {
       const int32_t per_tap = groups / taps;
       for (int32_t t = 0; t < taps; ++t) {
         const int8_t *s0 = tap0[t], *s1 = tap1[t];
-        for (int32_t g = 0; g < per_tap; ++g) {
+        for (int32_t g = 0; g < per_tap; ++g, s0 += 4, s1 += 4) {
           const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
-          s0 += 4;
-          s1 += 4;
           int32_t wa, wb;
-          if (wide) {
-            wa = (int32_t)w[0], wb = (int32_t)w[1];
-            w += 2;
-          } else {
-            const uint32_t r = *w++;
-            wa = tm_sxtb16(r), wb = tm_sxtb16_ror8(r);
-          }
-          a0 = tm_smlad(tm_sxtb16(v0), wa, a0);
-          a0 = tm_smlad(tm_sxtb16_ror8(v0), wb, a0);
-          a1 = tm_smlad(tm_sxtb16(v1), wa, a1);
-          a1 = tm_smlad(tm_sxtb16_ror8(v1), wb, a1);
+          channel_weights(&w, wide, &wa, &wb);
+          a0 = dot4(tm_sxtb16(v0), tm_sxtb16_ror8(v0), wa, wb, a0);
+          a1 = dot4(tm_sxtb16(v1), tm_sxtb16_ror8(v1), wa, wb, a1);
         }
       }
     } else {
       const int32_t *x = rows;
-      for (int32_t g = 0; g < groups; ++g) {
+      for (int32_t g = 0; g < groups; ++g, x += 4) {
         int32_t wa, wb;
-        if (wide) {
-          wa = (int32_t)w[0], wb = (int32_t)w[1];
-          w += 2;
-        } else {
-          const uint32_t r = *w++;
-          wa = tm_sxtb16(r), wb = tm_sxtb16_ror8(r);
-        }
-        a0 = tm_smlad(x[0], wa, a0);
-        a0 = tm_smlad(x[1], wb, a0);
-        a1 = tm_smlad(x[2], wa, a1);
-        a1 = tm_smlad(x[3], wb, a1);
-        x += 4;
+        channel_weights(&w, wide, &wa, &wb);
+        a0 = dot4(x[0], x[1], wa, wb, a0);
+        a1 = dot4(x[2], x[3], wa, wb, a1);
       }
     }
     const tm_dsp_ch c = tm_dsp_load_ch(rq, o, mode);
@@ -448,7 +421,7 @@ static inline __attribute__((always_inline)) void conv_pixels(
     int8_t *output, void *scratch, int32_t pix0, int32_t pix1, const int32_t mode, const fused_add *fa) {
   const int32_t out_c = out_dims->c, groups = p->k4 >> 2, ow = out_dims->w;
   const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw;
-  const int32_t direct = p->direct;
+  const int32_t direct = TM_VARIANT_FLAG(p->direct, TM_V_CONV_DIRECT, TM_V_CONV_IM2COL);
   int32_t *rows = (int32_t *)scratch;
   int8_t *gather = (int8_t *)scratch + 4 * p->k4;
   int8_t *pad_row = (int8_t *)scratch;
@@ -490,16 +463,6 @@ static inline __attribute__((always_inline)) void conv_pixels(
   }
 }
 
-#define TM_BY_MODE(rq, call_) \
-  switch (tm_dsp_mode(rq)) {  \
-    case TM_DSP_FAST_SAT: {   \
-      const int32_t mode_ = TM_DSP_FAST_SAT; call_; break; } \
-    case TM_DSP_FAST_CLAMP: { \
-      const int32_t mode_ = TM_DSP_FAST_CLAMP; call_; break; } \
-    default: {                \
-      const int32_t mode_ = TM_DSP_GENERAL; call_; } \
-  }
-
 void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                       const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                       const int8_t *weights, const int32_t *bias, const tm_dims *out_dims, int8_t *output,
@@ -508,7 +471,7 @@ void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
   for (int32_t b = 0; b < out_dims->n; ++b) {
     const int8_t *in_b = input + b * in_dims->h * in_dims->w * in_dims->c;
     int8_t *out_b = output + b * npix * out_dims->c;
-    TM_BY_MODE(rq, conv_pixels(p, rq, in_dims, in_b, filter_dims, weights, bias, out_dims, out_b, scratch, 0, npix,
+    TM_DSP_BY_MODE(rq, conv_pixels(p, rq, in_dims, in_b, filter_dims, weights, bias, out_dims, out_b, scratch, 0, npix,
                                mode_, 0))
   }
 }
@@ -519,7 +482,7 @@ void tm_conv2d_s8_dsp_rows(const void *params, const tm_dsp_requant *rq, const t
   const tm_conv_dsp_params *p = (const tm_conv_dsp_params *)params;
   const int8_t *w = (const int8_t *)weights;
   const int32_t ow = out_dims->w;
-  TM_BY_MODE(rq, conv_pixels(p, rq, in_dims, input, filter_dims, w, bias, out_dims, output, scratch, row0 * ow,
+  TM_DSP_BY_MODE(rq, conv_pixels(p, rq, in_dims, input, filter_dims, w, bias, out_dims, output, scratch, row0 * ow,
                              row1 * ow, mode_, 0))
 }
 
@@ -535,7 +498,7 @@ void tm_conv2d_add_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
     const fused_add fa = {add, conv_is_first, skip + b * npix * out_dims->c,
                           add_fast_init(&fast, add) ? &fast : (const add_fast *)0};
     int8_t *out_b = output + b * npix * out_dims->c;
-    TM_BY_MODE(rq, conv_pixels(p, rq, in_dims, in_b, filter_dims, weights, bias, out_dims, out_b, scratch, 0, npix,
+    TM_DSP_BY_MODE(rq, conv_pixels(p, rq, in_dims, in_b, filter_dims, weights, bias, out_dims, out_b, scratch, 0, npix,
                                mode_, &fa))
   }
 }

@@ -133,35 +133,34 @@ static inline __attribute__((always_inline)) void dw_run(
   }
 }
 
-/* Specialized on the output stage mode and on 3x3 (9 taps, fully unrolled) versus any other kernel. */
-#define TM_BY_MODE_TAPS(rq, nine, call_)                                   \
-  switch (tm_dsp_mode(rq) * 2 + ((nine) ? 1 : 0)) {                        \
-    case 2 * TM_DSP_FAST_SAT + 1: {                                        \
-      const int32_t mode_ = TM_DSP_FAST_SAT, taps_ = 9; call_; break; }    \
-    case 2 * TM_DSP_FAST_SAT: {                                            \
-      const int32_t mode_ = TM_DSP_FAST_SAT, taps_ = 0; call_; break; }    \
-    case 2 * TM_DSP_FAST_CLAMP + 1: {                                      \
-      const int32_t mode_ = TM_DSP_FAST_CLAMP, taps_ = 9; call_; break; }  \
-    case 2 * TM_DSP_FAST_CLAMP: {                                          \
-      const int32_t mode_ = TM_DSP_FAST_CLAMP, taps_ = 0; call_; break; }  \
-    default: {                                                             \
-      const int32_t mode_ = TM_DSP_GENERAL, taps_ = 0; call_; }            \
-  }
+/* Specialized on the output stage mode and on 3x3 (9 taps, fully unrolled) versus any other kernel, compiling the
+ * combinations the model uses only. */
+#define DW_BY_TAPS(nine, call_)                                                        \
+  do {                                                                                 \
+    if (TM_VARIANT(TM_V_DW_3X3) && (!TM_VARIANT(TM_V_DW_ANY) || (nine))) {             \
+      const int32_t taps_ = 9;                                                         \
+      call_;                                                                           \
+    } else {                                                                           \
+      const int32_t taps_ = 0;                                                         \
+      call_;                                                                           \
+    }                                                                                  \
+  } while (0)
 
 void tm_depthwise_conv2d_s8_dsp(const tm_dw_dsp_params *p, const tm_dsp_requant *rq,
                                 const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                                 const int32_t *weights, const int32_t *bias, const tm_dims *out_dims,
                                 int8_t *output, int8_t *scratch) {
-  TM_BY_MODE_TAPS(rq, filter_dims->h * filter_dims->w == 9,
-                  dw_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, 0,
-                         out_dims->h, out_dims->n, mode_, taps_))
+  TM_DSP_BY_MODE(rq, DW_BY_TAPS(filter_dims->h * filter_dims->w == 9,
+                                 dw_run(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch,
+                                        0, out_dims->h, out_dims->n, mode_, taps_)))
 }
 
 void tm_depthwise_conv2d_s8_dsp_rows(const void *params, const tm_dsp_requant *rq, const tm_dims *in_dims,
                                      const int8_t *input, const tm_dims *filter_dims, const void *weights,
                                      const int32_t *bias, const tm_dims *out_dims, int8_t *output, void *scratch,
                                      int32_t row0, int32_t row1) {
-  TM_BY_MODE_TAPS(rq, filter_dims->h * filter_dims->w == 9,
-                  dw_run((const tm_dw_dsp_params *)params, rq, in_dims, input, filter_dims, (const int32_t *)weights,
-                         bias, out_dims, output, (int8_t *)scratch, row0, row1, 1, mode_, taps_))
+  TM_DSP_BY_MODE(rq, DW_BY_TAPS(filter_dims->h * filter_dims->w == 9,
+                                 dw_run((const tm_dw_dsp_params *)params, rq, in_dims, input, filter_dims,
+                                        (const int32_t *)weights, bias, out_dims, output, (int8_t *)scratch, row0,
+                                        row1, 1, mode_, taps_)))
 }

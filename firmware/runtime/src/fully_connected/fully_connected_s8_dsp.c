@@ -108,7 +108,7 @@ static inline __attribute__((always_inline)) void fc_direct(const tm_fc_dsp_para
   for (int32_t j = 0; 4 * full + j < n; ++j) tail_bytes[j] = (uint8_t)x[4 * full + j];
   const uint32_t tail = tm_load32(tail_bytes);
   const int32_t has_tail = groups > full;
-  if (p->wide) {
+  if (TM_VARIANT_FLAG(p->wide, TM_V_FC_WIDE, TM_V_FC_NARROW)) {
     const int32_t *w = (const int32_t *)weights;
     for (int32_t o = 0; o < rows4; o += 4) {
       int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
@@ -172,13 +172,13 @@ static inline __attribute__((always_inline)) void fc_run(const tm_fc_dsp_params 
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
   const int32_t groups = p->k4 >> 2, rows4 = p->out_features & ~3;
   for (int32_t b = 0; b < p->batches; ++b) {
-    if (p->direct) {
+    if (TM_VARIANT_FLAG(p->direct, TM_V_FC_DIRECT, TM_V_FC_SCRATCH)) {
       fc_direct(p, rq, input + b * p->in_features, weights, bias, output + b * p->out_features, mode);
       continue;
     }
     widen(input + b * p->in_features, p->in_features, p->k4, scratch);
     int8_t *out = output + b * p->out_features;
-    if (p->wide) {
+    if (TM_VARIANT_FLAG(p->wide, TM_V_FC_WIDE, TM_V_FC_NARROW)) {
       const int32_t *w = (const int32_t *)weights;
       for (int32_t o = 0; o < rows4; o += 4) {
         int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
@@ -261,14 +261,5 @@ static inline __attribute__((always_inline)) void fc_run(const tm_fc_dsp_params 
 
 void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *rq, const int8_t *input,
                                const void *weights, const int32_t *bias, int8_t *output, int32_t *scratch) {
-  switch (tm_dsp_mode(rq)) {
-    case TM_DSP_FAST_SAT:
-      fc_run(p, rq, input, weights, bias, output, scratch, TM_DSP_FAST_SAT);
-      break;
-    case TM_DSP_FAST_CLAMP:
-      fc_run(p, rq, input, weights, bias, output, scratch, TM_DSP_FAST_CLAMP);
-      break;
-    default:
-      fc_run(p, rq, input, weights, bias, output, scratch, TM_DSP_GENERAL);
-  }
+  TM_DSP_BY_MODE(rq, fc_run(p, rq, input, weights, bias, output, scratch, mode_))
 }

@@ -63,17 +63,31 @@ def _fast_requant(bounds: np.ndarray, mults: list[int], shifts: list[int], out_z
     return table
 
 
+def _output_variant(table: list[tuple] | None, act_min: int, act_max: int) -> str:
+    """The output stage mode tm_dsp_mode picks for these parameters, as its TM_V_* variant."""
+    if table is None:
+        return "TM_V_OUT_GENERAL"
+    return "TM_V_OUT_FAST_SAT" if (act_min, act_max) == (-128, 127) else "TM_V_OUT_FAST_CLAMP"
+
+
 def _requant_decls(p: str, mults: list[int], shifts: list[int], table: list[tuple] | None, out_zp: int,
-                   act_min: int, act_max: int) -> list[str]:
+                   act_min: int, act_max: int, general_tail: bool = False) -> list[str]:
+    """The tm_dsp_requant of a layer: the fast per-channel table when it is exact, TFLite's multipliers and shifts
+    when the general path needs them (no fast table, or `general_tail`: channels the kernel always requantizes the
+    general way)."""
     n = len(mults)
-    lines = [f"static const int32_t {p}_mult[{n}] = {c_array(mults)};",
-             f"static const int32_t {p}_shift[{n}] = {c_array(shifts)};"]
+    lines = []
+    general = table is None or general_tail
+    if general:
+        lines += [f"static const int32_t {p}_mult[{n}] = {c_array(mults)};",
+                  f"static const int32_t {p}_shift[{n}] = {c_array(shifts)};"]
     if table is not None:
         rows = ", ".join(f"{{{', '.join(map(str, row))}}}" for row in table)
         lines.append(f"static const tm_requant_ch {p}_rq_ch[{n}] = {{{rows}}};")
     ch = f"{p}_rq_ch" if table is not None else "NULL"
+    mult, shift = (f"{p}_mult", f"{p}_shift") if general else ("NULL", "NULL")
     lines.append(f"static const tm_dsp_requant {p}_rq = {{{int(table is not None)}, {out_zp}, {act_min}, {act_max}, "
-                 f"{ch}, {p}_mult, {p}_shift}};")
+                 f"{ch}, {mult}, {shift}}};")
     return lines
 
 
@@ -108,8 +122,10 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, x: Tensor, w: Tens
     scratch = "NULL" if direct else f"(int32_t *)(arena + OP{op.index}_SCRATCH_OFFSET)"
     call = (f"tm_fully_connected_s8_dsp(&{p}_params, &{p}_rq, {ctx.data(x)}, {wsym}, {bsym}, {ctx.activation(y)}, "
             f"{scratch});")
+    variants = frozenset({_output_variant(table, act_min, act_max), "TM_V_FC_WIDE" if wide else "TM_V_FC_NARROW",
+                          "TM_V_FC_DIRECT" if direct else "TM_V_FC_SCRATCH"})
     return Lowered(kernels=("fully_connected/fully_connected_s8_dsp.c",), decls=decls, call=call,
-                   scratch_bytes=0 if direct else k4 * 2)
+                   scratch_bytes=0 if direct else k4 * 2, variants=variants)
 
 
 def fc_can_shrink(op: Operator, ctx: LoweringContext) -> bool:
@@ -138,12 +154,13 @@ def conv_direct_possible(x: Tensor, w: Tensor) -> bool:
 
 def conv2d_weights(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
                    mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int, act_max: int,
-                   direct: bool) -> tuple[str, str, str, int]:
-    """(decls, weights symbol, bias symbol, scratch bytes) of the DSP convolution (plain or fused with an ADD)."""
+                   direct: bool) -> tuple[str, str, str, int, frozenset[str]]:
+    """(decls, weights symbol, bias symbol, scratch bytes, kernel variants) of the DSP convolution (plain or fused
+    with an ADD)."""
     stride_h, stride_w, dil_h, dil_w, pad_h, pad_w = geometry
     out_c, kh, kw, in_c = w.shape
     k = kh * kw * in_c
-    k4 = _round4(k)
+    k4 = _round4(k) if direct else (k + 7) // 8 * 8  # im2col: an even number of groups (zero weights past k)
     w2d = w.data.reshape(out_c, k).astype(np.int8)
     table = _fast_requant(_acc_bound(w2d, bias, x.zero_point), mults, shifts, y.zero_point)
     padded = np.zeros((out_c, k4), np.int8)
@@ -170,19 +187,22 @@ def conv2d_weights(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bia
         f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
     ])
     scratch = _round4(in_c) if direct else 4 * k4 + (k4 if in_c % 4 else 0)
-    return decls, wsym, bsym, scratch
+    variants = frozenset({_output_variant(table, act_min, act_max), "TM_V_CONV_WIDE" if wide else "TM_V_CONV_NARROW",
+                          "TM_V_CONV_DIRECT" if direct else "TM_V_CONV_IM2COL"})
+    return decls, wsym, bsym, scratch, variants
 
 
 def lower_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
                  mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int,
                  act_max: int) -> Lowered:
     direct = op.index in ctx.low_scratch and conv_direct_possible(x, w)
-    decls, wsym, bsym, scratch = conv2d_weights(op, ctx, x, w, bias, y, mults, shifts, geometry, act_min, act_max,
-                                                direct)
+    decls, wsym, bsym, scratch, variants = conv2d_weights(op, ctx, x, w, bias, y, mults, shifts, geometry, act_min,
+                                                          act_max, direct)
     p = f"op{op.index}"
     call = (f"tm_conv2d_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, {wsym}, {bsym}, "
             f"&{p}_out, {ctx.activation(y)}, arena + OP{op.index}_SCRATCH_OFFSET);")
-    return Lowered(kernels=("convolution/conv2d_s8_dsp.c",), decls=decls, call=call, scratch_bytes=scratch)
+    return Lowered(kernels=("convolution/conv2d_s8_dsp.c",), decls=decls, call=call, scratch_bytes=scratch,
+                   variants=variants)
 
 
 def depthwise_supported(x: Tensor, w: Tensor, y: Tensor) -> bool:
@@ -202,7 +222,8 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Ten
     wsym = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
     bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(per_channel, bias, x.zero_point))
     p = f"op{op.index}"
-    decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max) + [
+    decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max,
+                                     general_tail=vector_channels < c) + [
         f"static const tm_dw_dsp_params {p}_params = {{{stride_h}, {stride_w}, {dil_h}, {dil_w}, {pad_h}, "
         f"{pad_w}, {x.zero_point}, {vector_channels}}};",
         f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
@@ -212,5 +233,6 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Ten
     call = (f"tm_depthwise_conv2d_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, "
             f"(const int32_t *){wsym}, {bsym}, &{p}_out, {ctx.activation(y)}, "
             f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET));")
+    variants = frozenset({_output_variant(table, act_min, act_max), "TM_V_DW_3X3" if kh * kw == 9 else "TM_V_DW_ANY"})
     return Lowered(kernels=("convolution/depthwise_conv2d_s8_dsp.c",), decls=decls, call=call,
-                   scratch_bytes=_round4(c))
+                   scratch_bytes=_round4(c), variants=variants)

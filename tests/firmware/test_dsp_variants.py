@@ -1,0 +1,58 @@
+"""DSP kernel variants: every combination still compiles for every DSP core when a kernel is built on its own (no
+generated tinyml_variants.h: all variants), and a model's header really leaves its unused variants out."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tinyml.board import get_board
+from tinyml.build import GCC, gcc_flags
+from tinyml.codegen import compile_model
+from tinyml.codegen.compiler import RUNTIME_DIR, RUNTIME_INCLUDE_DIR, VARIANTS_H
+from tinyml.codegen.target import Target
+
+DSP_BOARDS = ("mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
+DSP_SOURCES = sorted((RUNTIME_DIR / "src").rglob("*_dsp*.c"))
+MLPERF_KWS = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "mlperf-tiny" / "kws.tflite"
+
+
+def _text_bytes(board: str, source: Path, include_dirs: list[Path], out: Path) -> int:
+    obj = out / f"{source.stem}.o"
+    cmd = [GCC, *gcc_flags(get_board(board)), *(f"-I{d}" for d in include_dirs), "-c", str(source), "-o", str(obj)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, f"{source.name} for {board}: {result.stderr[:2000]}"
+    size = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[1]) for line in size.splitlines() if line.startswith(".text"))
+
+
+def test_there_are_dsp_kernels() -> None:
+    assert {p.name for p in DSP_SOURCES} >= {"conv2d_s8_dsp.c", "depthwise_conv2d_s8_dsp.c",
+                                             "fully_connected_s8_dsp.c", "conv_inplace_dsp_s8.c"}
+
+
+@pytest.mark.parametrize("board", DSP_BOARDS)
+def test_all_variants_compile(board: str, tmp_path: Path) -> None:
+    for source in DSP_SOURCES:
+        assert _text_bytes(board, source, [RUNTIME_INCLUDE_DIR], tmp_path) > 0
+
+
+def test_model_header_leaves_unused_variants_out(tmp_path: Path) -> None:
+    gen = tmp_path / "gen"
+    compile_model(MLPERF_KWS, gen, target=Target("cortex-m4", dsp=True, wide_fc=False))
+    header = (gen / VARIANTS_H).read_text()
+    assert "TM_V_CONV_NARROW" in header and "TM_V_CONV_WIDE" not in header
+    for name in ("conv2d_s8_dsp.c", "fully_connected_s8_dsp.c", "depthwise_conv2d_s8_dsp.c"):
+        source = next(p for p in DSP_SOURCES if p.name == name)
+        every = _text_bytes("mps2-an386", source, [RUNTIME_INCLUDE_DIR], tmp_path)
+        narrowed = _text_bytes("mps2-an386", source, [gen, RUNTIME_INCLUDE_DIR], tmp_path)
+        assert narrowed < every * 0.7, f"{name}: {narrowed} B with the model's variants vs {every} B with all"
+
+
+def test_portable_build_writes_no_variants_header(tmp_path: Path) -> None:
+    gen = tmp_path / "gen"
+    compile_model(MLPERF_KWS, gen, target=Target("cortex-m4", dsp=True))
+    assert (gen / VARIANTS_H).exists()
+    compile_model(MLPERF_KWS, gen)  # portable kernels, same directory: the stale header goes
+    assert not (gen / VARIANTS_H).exists()
