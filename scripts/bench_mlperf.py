@@ -1,6 +1,6 @@
 """Speed and size of the four MLPerf Tiny models on every emulated Cortex-M core, and on the M4 beside TFLite Micro.
 
-Usage: python scripts/bench_mlperf.py [--runs N] [--models kws,ic] [--cores M4,M7] [--no-cycles] [--jobs N]
+Usage: python scripts/bench_mlperf.py [--runs N] [--models kws,ic] [--cores M4,M4-int8,M7] [--no-cycles] [--jobs N]
                                       [--doc docs/BENCHMARKS.md | --no-doc]
 
 For each model and each emulated core (M3 mps2-an385, M4 mps2-an386, M7 mps2-an500, M33 mps2-an505, M55
@@ -8,8 +8,10 @@ mps3-an547), through `tinyml.bench` (every output checked byte for byte against 
 interpreter): instructions per inference in QEMU (`-icount shift=0`), MACs per instruction (MACs of the conv,
 depthwise and fully connected layers, counted from the graph), on the M4 and M7 the estimated cycles of one traced
 inference and MACs per cycle (`tinyml.targets.cycle_estimate`: Cortex-M4 timings, zero wait states), arena bytes,
-peak stack, flash excluding the weights. On the M4 the same figures beside the TFLM figures of issue 5 (measured
-for this project the same way) as ratios ours / TFLM, with the issue's acceptance bounds.
+peak stack, flash excluding the weights. The M4 twice: the default build (`--weights auto`: int16 conv/FC weights
+where the flash allows, for speed) and "M4-int8" (`tinyml build --weights int8`: half the weight bytes). On the M4
+the same figures beside the TFLM figures of issue 5 (measured for this project the same way) as ratios ours / TFLM,
+with the issue's acceptance bounds.
 
 Bounded time: the emulator runs the inferences in well under a second each; the wall time goes into streaming the
 inputs through QEMU's UART (~12 KB/s: 2.3 s per VWW input) and tracing one inference per model on M4/M7 (about
@@ -23,6 +25,7 @@ is 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import re
 import sys
@@ -35,6 +38,7 @@ from pathlib import Path
 
 from tinyml.bench import CYCLE_ESTIMATE_CORES, bench
 from tinyml.board import get_board
+from tinyml.build import WEIGHT_LAYOUTS
 from tinyml.codegen import compile_model
 from tinyml.codegen.target import Target
 from tinyml.ir.graph import Graph
@@ -45,6 +49,9 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 MLPERF_TINY_DIR = REPO_DIR.parent / "shared" / "models" / "mlperf-tiny"
 REFERENCE_BOARD = "mps2-an386"
 CORES = {"M3": "mps2-an385", "M4": "mps2-an386", "M7": "mps2-an500", "M33": "mps2-an505", "M55": "mps3-an547"}
+# The M4 is measured twice: the default build (int16 conv/FC weights when the flash allows, for speed) and the
+# int8-weight build (`tinyml build --weights int8`, for flash).
+BUILDS = {**{core: (board, "auto") for core, board in CORES.items()}, "M4-int8": ("mps2-an386", "int8")}
 BEGIN, END = "<!-- bench_mlperf:begin -->", "<!-- bench_mlperf:end -->"
 
 
@@ -90,6 +97,7 @@ class Cell:
     model: str
     core: str
     board: str
+    weights: str
     macs: int
     instructions: int = 0
     cycles_estimate: int | None = None
@@ -114,17 +122,19 @@ class Cell:
 
 def measure(model: str, core: str, runs: int, cycles: bool, models_dir: Path) -> Cell:
     path = models_dir / f"{model}.tflite"
-    board = get_board(CORES[core])
+    board_name, weights = BUILDS[core]
+    board = get_board(board_name)
     macs = count_macs(read_tflite(path))
     start = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-mlperf-") as tmp:
-            relayout = compile_model(path, Path(tmp), target=Target.for_board(board)).weights_bytes
-        report = bench(path, board, runs=runs, cycles=cycles and board.core in CYCLE_ESTIMATE_CORES)
+            target = dataclasses.replace(Target.for_board(board), wide_fc=WEIGHT_LAYOUTS[weights])
+            relayout = compile_model(path, Path(tmp), target=target).weights_bytes
+        report = bench(path, board, runs=runs, cycles=cycles and board.core in CYCLE_ESTIMATE_CORES, weights=weights)
     except Exception as exc:   # one failing cell must not lose the others; the script still fails at the end
         message = getattr(exc, "message", None) or "".join(traceback.format_exception_only(exc)).strip()
-        return Cell(model, core, board.name, macs, seconds=time.monotonic() - start, error=message)
-    return Cell(model, core, board.name, macs, instructions=report.count_per_inference,
+        return Cell(model, core, board.name, weights, macs, seconds=time.monotonic() - start, error=message)
+    return Cell(model, core, board.name, weights, macs, instructions=report.count_per_inference,
                 cycles_estimate=report.cycles_estimate, arena_bytes=report.arena_bytes,
                 stack_peak_bytes=report.stack_peak_bytes, flash_bytes=report.flash_bytes,
                 weights_bytes=report.weights_bytes, relayout_bytes=relayout - report.weights_bytes,
@@ -167,7 +177,7 @@ def cores_table(cells: list[Cell]) -> list[str]:
 
 
 def tflm_table(cells: list[Cell]) -> list[str]:
-    lines = _header(["model", "instr/inference", "vs TFLM ref. kernels", "vs TFLM+CMSIS-NN (≤ 0.50)",
+    lines = _header(["model", "weights", "instr/inference", "vs TFLM ref. kernels", "vs TFLM+CMSIS-NN (≤ 0.50)",
                      "est. cycles", "est. MAC/cycle (≥ 0.6)", "arena (B)", "vs TFLM arena (≤ 0.60)",
                      "flash excl. weights (B)", "vs TFLM+CMSIS-NN flash (≤ 0.50)", "outputs exact"])
     for c in cells:
@@ -177,7 +187,8 @@ def tflm_table(cells: list[Cell]) -> list[str]:
         if cyc:
             mpc = f"{c.macs / cyc:.3f}"
             mpc += (" ✓" if c.macs / cyc >= MIN_MAC_PER_CYCLE else " ✗") if c.model in MAC_PER_CYCLE_MODELS else ""
-        lines.append(_row([c.model.upper(), f"{c.instructions:,}", _ratio(c.instructions, tflm.reference_instructions),
+        lines.append(_row([c.model.upper(), c.weights, f"{c.instructions:,}",
+                           _ratio(c.instructions, tflm.reference_instructions),
                            _ratio(c.instructions, tflm.cmsis_instructions, MAX_INSTRUCTIONS_RATIO),
                            f"{cyc:,}" if cyc else "—", mpc if cyc else "—", f"{c.arena_bytes:,}",
                            _ratio(c.arena_bytes, tflm.arena_bytes, MAX_ARENA_RATIO), f"{c.flash_excl_weights:,}",
@@ -202,7 +213,9 @@ def render(cells: list[Cell], runs: int) -> str:
              "(int16 FC weights when the flash budget allows), given separately as \"of which weight re-layout\" (the "
              "variants' `weights_bytes` minus the .tflite's).")
     tflm_notes = ("Ratios are ours / TFLM (issue 5's figures, measured the same way in QEMU `mps2-an386`; below 1 "
-                  "is better); ✓/✗ against the issue's acceptance bounds in the column headers.")
+                  "is better); ✓/✗ against the issue's acceptance bounds in the column headers. Weights: `auto` is "
+                  "the default build (int16 conv/FC weights where the flash allows: fewer instructions, more "
+                  "flash), `int8` the `--weights int8` build of the same model.")
     generated = (f"Generated by `python scripts/bench_mlperf.py --runs {runs}` on {time.strftime('%Y-%m-%d')}.")
     return "\n".join(["## MLPerf Tiny on every emulated core", "", notes, "", *cores_table(cells), "",
                       "## Cortex-M4 (mps2-an386) against TFLite Micro", "", tflm_notes, "", *tflm_table(m4), "",
@@ -219,20 +232,22 @@ def write_section(doc: Path, section: str) -> None:
 
 
 def _names(value: str, known: list[str], what: str) -> list[str]:
+    """The names in a comma-separated `value`, matched to `known` regardless of case."""
+    by_case = {k.lower(): k for k in known}
     chosen = [v.strip() for v in value.split(",") if v.strip()]
-    wrong = [v for v in chosen if v not in known]
+    wrong = [v for v in chosen if v.lower() not in by_case]
     if wrong or not chosen:
         raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(wrong) or '(none)'}; expected {', '.join(known)}")
-    return chosen
+    return [by_case[v.lower()] for v in chosen]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="random inputs per model and core (default 3)")
-    parser.add_argument("--models", type=lambda v: _names(v.lower(), list(TFLM), "model"), default=list(TFLM),
+    parser.add_argument("--models", type=lambda v: _names(v, list(TFLM), "model"), default=list(TFLM),
                         help="comma-separated subset of kws,vww,ic,ad")
-    parser.add_argument("--cores", type=lambda v: _names(v.upper(), list(CORES), "core"), default=list(CORES),
-                        help="comma-separated subset of " + ",".join(CORES))
+    parser.add_argument("--cores", type=lambda v: _names(v, list(BUILDS), "core"), default=list(BUILDS),
+                        help="comma-separated subset of " + ",".join(BUILDS))
     parser.add_argument("--no-cycles", action="store_true", help="skip the traced cycle estimate on M4/M7")
     parser.add_argument("--jobs", type=int, default=2, help="QEMU sessions in parallel (default 2)")
     parser.add_argument("--models-dir", type=Path, default=MLPERF_TINY_DIR)

@@ -43,12 +43,12 @@ def test_section_is_replaced_between_markers(script: ModuleType, tmp_path: Path)
 
 def test_tables_cover_every_core_and_mark_the_bounds(script: ModuleType) -> None:
     cell = script.Cell
-    cells = [cell("kws", "M3", "mps2-an385", 2_656_768, instructions=38_000_000, arena_bytes=8_640,
+    cells = [cell("kws", "M3", "mps2-an385", "auto", 2_656_768, instructions=38_000_000, arena_bytes=8_640,
                   stack_peak_bytes=500, flash_bytes=40_000, weights_bytes=24_368, outputs_match=3, outputs_total=3),
-             cell("kws", "M4", "mps2-an386", 2_656_768, instructions=3_000_000, cycles_estimate=4_000_000,
+             cell("kws", "M4", "mps2-an386", "auto", 2_656_768, instructions=3_000_000, cycles_estimate=4_000_000,
                   arena_bytes=8_640, stack_peak_bytes=500, flash_bytes=50_000, weights_bytes=24_368,
                   relayout_bytes=1_000, outputs_match=3, outputs_total=3),
-             cell("ad", "M4", "mps2-an386", 264_192, error="QEMU (mps2-an386) exited with code -6")]
+             cell("ad", "M4", "mps2-an386", "auto", 264_192, error="QEMU (mps2-an386) exited with code -6")]
     text = script.render(cells, 3)
     rows = [line for line in text.splitlines() if line.startswith("| KWS") or line.startswith("| AD")]
     # the per-core table: M3 without an estimate, M4 with one; the failed cell is shown, not dropped
@@ -56,8 +56,8 @@ def test_tables_cover_every_core_and_mark_the_bounds(script: ModuleType) -> None
     assert rows[1].startswith("| KWS | M4 (mps2-an386) | 2,656,768 | 3,000,000 | 0.886 | 4,000,000 | 0.664 |")
     assert "| 25,632 | 1,000 | 3/3 |" in rows[1]
     assert rows[2].startswith("| AD | M4 (mps2-an386) | 264,192 | failed: QEMU (mps2-an386) exited")
-    # the TFLM table: M4 only; 3.0 M / 7.70 M = 0.39 (<= 0.5), MAC/cycle 0.664 (>= 0.6), arena 0.38, flash 0.46
-    assert rows[3] == ("| KWS | 3,000,000 | 0.07× | 0.39× ✓ | 4,000,000 | 0.664 ✓ | 8,640 | 0.38× ✓ | 25,632 "
+    # the TFLM table: M4 builds only (with their weight layout); 3.0 M / 7.70 M = 0.39 (<= 0.5), MAC/cycle 0.664 (>= 0.6), arena 0.38, flash 0.46
+    assert rows[3] == ("| KWS | auto | 3,000,000 | 0.07× | 0.39× ✓ | 4,000,000 | 0.664 ✓ | 8,640 | 0.38× ✓ | 25,632 "
                        "| 0.46× ✓ | 3/3 |")
     assert len(rows) == 4
     assert not cells[2].exact and cells[1].exact

@@ -56,3 +56,18 @@ def test_portable_build_writes_no_variants_header(tmp_path: Path) -> None:
     assert (gen / VARIANTS_H).exists()
     compile_model(MLPERF_KWS, gen)  # portable kernels, same directory: the stale header goes
     assert not (gen / VARIANTS_H).exists()
+
+
+def test_weight_layout_option_trades_flash(tmp_path: Path) -> None:
+    from tinyml.bench import _reusable
+    from tinyml.build import build_firmware
+
+    board = get_board("mps2-an386")
+    small = build_firmware(MLPERF_KWS, board, tmp_path / "int8", weights="int8")
+    wide = build_firmware(MLPERF_KWS, board, tmp_path / "int16", weights="int16")
+    # KWS's conv and FC weights are ~23 KB as int8: the int16 build stores them twice as large
+    assert wide.flash_bytes - small.flash_bytes > 15_000
+    assert (small.weights, wide.weights) == ("int8", "int16")
+    # a build directory made with one layout is not reused for another
+    assert _reusable(tmp_path / "int8", board, small.model_hash, "int8") is not None
+    assert _reusable(tmp_path / "int8", board, small.model_hash, "int16") is None

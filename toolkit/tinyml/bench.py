@@ -147,9 +147,9 @@ def random_inputs(infos: tuple[TensorInfo, ...], n: int, seed: int = RANDOM_SEED
     return arrays
 
 
-def _build_key(model_path: Path, board: Board) -> str:
-    """Everything a firmware build depends on: the model, the profile and tinyml's own sources."""
-    key = hashlib.sha256(f"{__version__}\0{board.name}\0".encode())
+def _build_key(model_path: Path, board: Board, weights: str) -> str:
+    """Everything a firmware build depends on: the model, the profile, the weight layout and tinyml's sources."""
+    key = hashlib.sha256(f"{__version__}\0{board.name}\0{weights}\0".encode())
     key.update(model_path.read_bytes())
     key.update(board.path.read_bytes())
     package = Path(__file__).resolve().parent
@@ -159,14 +159,15 @@ def _build_key(model_path: Path, board: Board) -> str:
     return key.hexdigest()[:20]
 
 
-def _reusable(build_dir: Path, board: Board, model_hash: str) -> BuildResult | None:
-    """The build in `build_dir` if it is a complete, fitting build of this model for this board."""
+def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str) -> BuildResult | None:
+    """The build in `build_dir` if it is a complete, fitting build of this model for this board and layout."""
     try:
         info = json.loads((build_dir / "build.json").read_text())
     except (OSError, ValueError):
         return None
     profile = hashlib.sha256(board.path.read_bytes()).hexdigest()[:16]
-    if (info.get("board"), info.get("model_hash"), info.get("profile_sha256")) != (board.name, model_hash, profile):
+    if (info.get("board"), info.get("model_hash"), info.get("profile_sha256"), info.get("weights", "auto")) != \
+            (board.name, model_hash, profile, weights):
         return None
     if not (build_dir / "firmware.elf").is_file():
         return None
@@ -174,15 +175,16 @@ def _reusable(build_dir: Path, board: Board, model_hash: str) -> BuildResult | N
     return BuildResult(**{k: v for k, v in info.items() if k in known} | {"out_dir": build_dir})
 
 
-def firmware_for(model_path: Path, board: Board, model_hash: str, build_dir: Path | None = None) -> BuildResult:
+def firmware_for(model_path: Path, board: Board, model_hash: str, build_dir: Path | None = None,
+                 weights: str = "auto") -> BuildResult:
     """A fitting firmware build: `build_dir` (reused if it already holds this model for this board) or the
     per-user cache, keyed by the model, the profile and tinyml's sources. Over budget: exit code 3."""
     if build_dir is None:
-        build_dir = cache_dir() / "firmware" / f"{board.name}-{_build_key(model_path, board)}"
-    found = _reusable(build_dir, board, model_hash)
+        build_dir = cache_dir() / "firmware" / f"{board.name}-{_build_key(model_path, board, weights)}"
+    found = _reusable(build_dir, board, model_hash, weights)
     if found is not None:
         return found
-    result = build_firmware(model_path, board, build_dir)
+    result = build_firmware(model_path, board, build_dir, weights)
     require_fit(result)
     return result
 
@@ -275,7 +277,8 @@ def _compare(device: list[np.ndarray], refs: dict[str, list[np.ndarray]]) -> tup
 
 def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: list[np.ndarray] | None = None,
           runs: int | None = None, build_dir: Path | None = None, progress: bool = False,
-          invoke_timeout_s: float | None = None, source: str = "inputs", cycles: bool = False) -> BenchReport:
+          invoke_timeout_s: float | None = None, source: str = "inputs", cycles: bool = False,
+          weights: str = "auto") -> BenchReport:
     """Benchmark `model_path` on `board`: in its emulator (`port` None) or on a flashed board at `port`.
 
     `inputs`: one array per model input, (N, *sample_shape(input)); `runs` then takes the first N (default all).
@@ -283,6 +286,7 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
     reference are reported in `mismatched_samples`; raising on them is the caller's choice. `invoke_timeout_s`: how
     long one inference may take before the device counts as hung (default: QEMU_/BOARD_INVOKE_TIMEOUT_S).
     `cycles`: also estimate the cycles of one inference (emulated Cortex-M4/M7 only; see the module doc).
+    `weights`: the DSP kernels' weight layout of the firmware built (tinyml.build.WEIGHT_LAYOUTS).
     """
     model_path = Path(model_path)
     if runs is not None and runs < 1:
@@ -302,7 +306,7 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
             raise TinymlError(f"{source}: --runs {runs} but only {available} samples were given")
         inputs = [x[:runs or available] for x in inputs]
         refs = reference_outputs(model_path, compiled, inputs)
-        build = firmware_for(model_path, board, compiled.model_hash, build_dir)
+        build = firmware_for(model_path, board, compiled.model_hash, build_dir, weights)
         if port is None:
             run = _run_in_qemu(board, build.elf, compiled, inputs, progress,
                                invoke_timeout_s or QEMU_INVOKE_TIMEOUT_S)

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -27,6 +29,9 @@ GCC = "arm-none-eabi-gcc"
 OBJCOPY = "arm-none-eabi-objcopy"
 OBJDUMP = "arm-none-eabi-objdump"
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
+# Conv/FC weight layouts of the DSP kernels (Target.wide_fc): int16 runs fewer instructions and doubles those
+# weights in flash; "auto" takes int16 when the doubled weights fit in half the flash.
+WEIGHT_LAYOUTS: dict[str, bool | None] = {"auto": None, "int8": False, "int16": True}
 OPTIMIZE = "-O2"  # speed over size: benchmarks are the point; budgets are still checked at -O2
 UART_SOURCES = {"cmsdk": "cmsdk/uart.c", "stm32-usart-sr": "stm32/usart_sr.c", "stm32-usart-isr": "stm32/usart_isr.c",
                 "stm32-lpuart": "stm32/usart_isr.c", "pl011": "pl011/uart.c", "nrf-uart": "nrf/uart.c"}
@@ -61,6 +66,7 @@ class BuildResult:
     stack_bytes: int
     fits: bool
     violations: list[str] = field(default_factory=list)
+    weights: str = "auto"   # the DSP kernels' conv/FC weight layout asked for (WEIGHT_LAYOUTS)
 
     @property
     def elf(self) -> Path:
@@ -180,8 +186,9 @@ def check_budget(board: Board, sizes: Sizes, arena_bytes: int) -> list[str]:
     return violations
 
 
-def build_firmware(model_path: Path, board: Board, out_dir: Path) -> BuildResult:
-    """Generate the model's C, build firmware for `board` into `out_dir` (replaced atomically).
+def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str = "auto") -> BuildResult:
+    """Generate the model's C, build firmware for `board` into `out_dir` (replaced atomically). `weights`: the
+    conv/FC weight layout of the DSP kernels (WEIGHT_LAYOUTS; portable kernels ignore it).
 
     Returns the result whether or not it fits; an image over budget gets build.json but no firmware files.
     Use `require_fit` to turn that into the exit-code-3 error.
@@ -193,8 +200,9 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path) -> BuildResult
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        compiled = compile_model(Path(model_path), work / "model", target=Target.for_board(board))
-        result = build_compiled(compiled, board, work, final_dir=out_dir)
+        target = dataclasses.replace(Target.for_board(board), wide_fc=WEIGHT_LAYOUTS[weights])
+        compiled = compile_model(Path(model_path), work / "model", target=target)
+        result = build_compiled(compiled, board, work, final_dir=out_dir, weights=weights)
         _replace_dir(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -202,8 +210,10 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path) -> BuildResult
     return result
 
 
-def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir: Path | None = None) -> BuildResult:
-    """Build firmware in `work` from an already generated model (`final_dir`: where `work` will end up)."""
+def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir: Path | None = None,
+                   weights: str = "auto") -> BuildResult:
+    """Build firmware in `work` from an already generated model (`final_dir`: where `work` will end up; `weights`:
+    the layout it was generated with, recorded in build.json)."""
     toolchain = toolchain_version()
     proto_src, proto_inc = protocol_sources()
     board_c = render_board_sources(board, work, harness=True)
@@ -219,7 +229,7 @@ def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir:
     result = BuildResult(board=board.name, out_dir=final_dir or work, model_hash=compiled.model_hash,
                          toolchain=toolchain, flash_bytes=sizes.flash_bytes, flash_budget=board.flash_bytes,
                          ram_bytes=sizes.ram_bytes, ram_budget=board.ram_bytes, arena_bytes=compiled.arena_bytes,
-                         stack_bytes=board.stack_bytes, fits=not violations, violations=violations)
+                         stack_bytes=board.stack_bytes, fits=not violations, violations=violations, weights=weights)
     build_json = result.to_json() | {"profile_sha256": hashlib.sha256(board.path.read_bytes()).hexdigest()[:16]}
     (work / "build.json").write_text(json.dumps(build_json, indent=2) + "\n")
     return result

@@ -9,6 +9,9 @@ import click
 
 from tinyml.errors import TinymlError
 
+WEIGHTS_HELP = ("Conv/FC weight layout of the DSP kernels (M4/M7/M33/M55): int16 runs fewer instructions and doubles "
+                "those weights in flash; auto takes int16 when the doubled weights fit in half the flash.")
+
 
 class _Cli(click.Group):
     """Turns TinymlError into one line on stderr and its exit code; never a traceback for bad input."""
@@ -95,13 +98,15 @@ def boards(as_json: bool) -> None:
 @click.option("--board", "board_name", required=True, help="Board name (see `tinyml boards`) or a .toml profile.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Build directory (replaced): sources, firmware.elf/.bin/.hex, build.json.")
+@click.option("--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
+              help=WEIGHTS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print build.json.")
-def build(model: Path, board_name: str, out_dir: Path, as_json: bool) -> None:
+def build(model: Path, board_name: str, out_dir: Path, weights: str, as_json: bool) -> None:
     """Build firmware for MODEL (.tflite) on a board; exit code 3 if it does not fit."""
     from tinyml.board import get_board
     from tinyml.build import build_firmware, require_fit
 
-    result = build_firmware(model, get_board(board_name), out_dir)
+    result = build_firmware(model, get_board(board_name), out_dir, weights)
     _emit(result.to_json(), as_json,
           f"{result.board}: flash {result.flash_bytes}/{result.flash_budget} B, RAM {result.ram_bytes}/"
           f"{result.ram_budget} B (arena {result.arena_bytes} B, stack {result.stack_bytes} B) -> {out_dir}")
@@ -138,9 +143,12 @@ def flash(board_name: str, build_dir: Path, probe: str | None, dry_run: bool) ->
               help="Firmware build directory (reused if it holds this model for this board; default: a cache).")
 @click.option("--cycles", is_flag=True, help="Also estimate cycles per inference and MAC/cycle from a traced run "
                                               "(emulated Cortex-M4/M7: their instruction timings).")
+@click.option("--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
+              help=WEIGHTS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def bench(model: Path, board_name: str, emulator: str | None, port: str | None, inputs_path: Path | None,
-          output_path: Path | None, runs: int | None, build_dir: Path | None, cycles: bool, as_json: bool) -> None:
+          output_path: Path | None, runs: int | None, build_dir: Path | None, cycles: bool, weights: str,
+          as_json: bool) -> None:
     """Run MODEL on a board (emulated, or flashed on --port), check every output against the host reference and
     report instructions or cycles, latency, memory and energy per inference. Exit code 5 if any output differs."""
     from tinyml import npyio
@@ -154,7 +162,7 @@ def bench(model: Path, board_name: str, emulator: str | None, port: str | None, 
     inputs = npyio.load_inputs(inputs_path) if inputs_path else None
     report = run_bench(model, board, port=port, inputs=inputs, runs=runs, build_dir=build_dir,
                        progress=not as_json and sys.stderr.isatty(), source=str(inputs_path or "inputs"),
-                       cycles=cycles)
+                       cycles=cycles, weights=weights)
     if output_path:
         npyio.save_outputs(output_path, report.outputs)
     _emit(report.to_json(), as_json,
