@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tinyml.codegen.compiler as compiler
+from tests.forcing import force_inplace, force_low_scratch
 from tests.tflite_models import Case, GraphBuilder, merged_cases, run_reference
 from tinyml.bench import bench
 from tinyml.board import get_board
 from tinyml.build import build_compiled
-from tinyml.codegen import compile_model, inplace
+from tinyml.codegen import compile_model
 from tinyml.codegen.target import Target
 
 pytestmark = pytest.mark.qemu
@@ -34,9 +34,9 @@ CASES = {"CONV_2D": 32, "DEPTHWISE_CONV_2D": 40, "FULLY_CONNECTED": 40, "RESIDUA
 MAX_INPUT_BYTES = {"CONV_2D": 600, "DEPTHWISE_CONV_2D": 600, "FULLY_CONNECTED": 600, "RESIDUAL": 900}
 SAMPLES = 2
 # (operator, mode): "auto" is what the generator picks for the board (on these boards' flash: int16 weights for
-# convolutions and FC, "wide"); the others are forced, "compact" being the int8 weights.
+# convolutions, depthwise and FC, "wide"); the others are forced, "compact" being the int8 weights.
 VARIANTS = [("CONV_2D", "auto"), ("CONV_2D", "compact"), ("CONV_2D", "inplace"), ("CONV_2D", "low-scratch"),
-            ("DEPTHWISE_CONV_2D", "auto"), ("DEPTHWISE_CONV_2D", "inplace"),
+            ("DEPTHWISE_CONV_2D", "auto"), ("DEPTHWISE_CONV_2D", "compact"), ("DEPTHWISE_CONV_2D", "inplace"),
             ("FULLY_CONNECTED", "wide"), ("FULLY_CONNECTED", "compact"), ("FULLY_CONNECTED", "low-scratch"),
             ("RESIDUAL", "auto"), ("RESIDUAL", "low-scratch")]
 DSP_CALL = re.compile(r"\btm_\w*_dsp\w*\(")          # a call of a DSP kernel or of the DSP in-place wrapper
@@ -71,17 +71,10 @@ def _case_and_reference(op: str) -> tuple[Case, list[np.ndarray], list[list[np.n
 
 
 def _force(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if mode == "inplace":       # every convolution whose input dies there runs in place, whatever the ring costs
-        monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
-    elif mode == "low-scratch":  # every layer that has one in its smaller-scratch mode (as test_inplace.py forces)
-        shrink = compiler._shrink_peak_scratch
-
-        def everything(graph, ctx, lowered):
-            ctx.low_scratch.update(op.index for op in graph.operators)
-            return shrink(graph, ctx, [compiler.make_inplace(op, ctx, compiler.lower(op, ctx))
-                                       for op in graph.operators])
-
-        monkeypatch.setattr(compiler, "_shrink_peak_scratch", everything)
+    if mode == "inplace":
+        force_inplace(monkeypatch)
+    elif mode == "low-scratch":
+        force_low_scratch(monkeypatch)
 
 
 @pytest.mark.parametrize("board_name", BOARDS)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import tinyml.codegen.compiler as compiler
+from tests.forcing import force_inplace, force_low_scratch
 from tests.host_batch import BatchCase, run_batch
 from tests.tflite_models import (GraphBuilder, _add_conv, _add_depthwise, _choice, random_case, random_network,
                                  random_qp, residual_blocks, run_reference)
-from tinyml.codegen import inplace
 from tinyml.codegen.target import Target
 
 DSP = Target("host", dsp=True)
@@ -20,15 +20,15 @@ SAMPLES = 4
 
 
 class _Counter:
-    """Wraps the compiler's in-place and fusion steps to count what the compiled models used."""
+    """Wraps the compiler's last in-place step and its fusion step to count what the compiled models used."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.inplace = self.fused = 0
-        make, fuse = compiler.make_inplace, compiler.fuse_conv_add
+        keep, fuse = compiler._inplace_only_where_it_pays, compiler.fuse_conv_add
 
-        def counting_make(op, ctx, low):
-            out = make(op, ctx, low)
-            self.inplace += out.overlap_input is not None
+        def counting_keep(graph, ctx, lowered):
+            out = keep(graph, ctx, lowered)
+            self.inplace += sum(low.overlap_input is not None for low in out)
             return out
 
         def counting_fuse(graph):
@@ -36,7 +36,7 @@ class _Counter:
             self.fused += len(graph.operators) - len(out.operators)
             return out
 
-        monkeypatch.setattr(compiler, "make_inplace", counting_make)
+        monkeypatch.setattr(compiler, "_inplace_only_where_it_pays", counting_keep)
         monkeypatch.setattr(compiler, "fuse_conv_add", counting_fuse)
 
 
@@ -60,7 +60,7 @@ def _check(models: list[tuple[bytes, list[np.ndarray]]], rng: np.random.Generato
 
 @pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
 def test_forced_inplace_convolutions_match_tflite(op: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
+    force_inplace(monkeypatch)
     counter = _Counter(monkeypatch)
     rng = np.random.default_rng(sum(map(ord, op)) + 5)
     cases = [random_case(op, rng) for _ in range(150)]
@@ -107,7 +107,7 @@ def test_mobilenet_chains_in_place_match_tflite(monkeypatch: pytest.MonkeyPatch)
     counter = _Counter(monkeypatch)
     rng = np.random.default_rng(55)
     _check([_mobilenet_chain(rng) for _ in range(60)], rng)
-    assert counter.inplace >= 60
+    assert counter.inplace >= 30  # kept only where it lowers the arena (about one layer in two chains here)
 
 
 def test_residual_blocks_fused_match_tflite(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,22 +125,11 @@ def test_random_networks_exercise_inplace_and_fusion(monkeypatch: pytest.MonkeyP
     assert counter.inplace > 0 and counter.fused > 0, (counter.inplace, counter.fused)
 
 
-def _all_low_scratch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every DSP layer in its smallest-scratch mode (direct convolution, FC without the widened input)."""
-    shrink = compiler._shrink_peak_scratch
-
-    def everything(graph, ctx, lowered):
-        ctx.low_scratch.update(op.index for op in graph.operators)
-        return shrink(graph, ctx, [compiler.make_inplace(op, ctx, compiler.lower(op, ctx)) for op in graph.operators])
-
-    monkeypatch.setattr(compiler, "_shrink_peak_scratch", everything)
-
-
 @pytest.mark.parametrize("op, low", [(op, low) for op in ("CONV_2D", "DEPTHWISE_CONV_2D") for low in (False, True)])
 def test_forced_inplace_dsp_convolutions_match_tflite(op: str, low: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
+    force_inplace(monkeypatch)
     if low:
-        _all_low_scratch(monkeypatch)
+        force_low_scratch(monkeypatch)
     counter = _Counter(monkeypatch)
     rng = np.random.default_rng(sum(map(ord, op)) + 6 + low)
     cases = [random_case(op, rng) for _ in range(100)]
@@ -150,7 +139,7 @@ def test_forced_inplace_dsp_convolutions_match_tflite(op: str, low: bool, monkey
 
 @pytest.mark.parametrize("op", ["CONV_2D", "FULLY_CONNECTED"])
 def test_low_scratch_dsp_variants_match_tflite(op: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    _all_low_scratch(monkeypatch)
+    force_low_scratch(monkeypatch)
     rng = np.random.default_rng(sum(map(ord, op)) + 8)
     cases = [random_case(op, rng) for _ in range(100)]
     _check([(c.model, c.inputs) for c in cases], rng, DSP)
@@ -160,7 +149,7 @@ def test_low_scratch_dsp_variants_match_tflite(op: str, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("low", [False, True])
 def test_residual_blocks_fused_dsp_match_tflite(low: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if low:
-        _all_low_scratch(monkeypatch)
+        force_low_scratch(monkeypatch)
     counter = _Counter(monkeypatch)
     rng = np.random.default_rng(58 + low)
     _check([_residual(rng) for _ in range(60)], rng, DSP)
@@ -173,4 +162,4 @@ def test_dsp_chains_and_random_networks_match_tflite(monkeypatch: pytest.MonkeyP
     cases = [random_network(rng) for _ in range(30)]
     models = [(c.model, c.inputs) for c in cases if all(x.dtype == np.int8 for x in c.inputs)]
     _check(models + [_mobilenet_chain(rng) for _ in range(30)], rng, DSP)
-    assert counter.inplace >= 30, counter.inplace
+    assert counter.inplace >= 15, counter.inplace  # in place only where it lowers the arena

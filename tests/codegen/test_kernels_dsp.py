@@ -18,7 +18,6 @@ def check_variant(op: str, target: Target, cases_per_op: int = CASES_PER_OP) -> 
     check_operator(op, cases_per_op, target, seed_offset=1)
 
 
-@pytest.mark.parametrize("op, variant", [(op, variant) for variant in sorted(TARGETS) for op in VARIANT_OPS
-                                         if variant != "dsp-wide" or op == "FULLY_CONNECTED"])
+@pytest.mark.parametrize("op, variant", [(op, variant) for variant in sorted(TARGETS) for op in VARIANT_OPS])
 def test_dsp_variant_matches_tflite(op: str, variant: str) -> None:
     check_variant(op, TARGETS[variant])

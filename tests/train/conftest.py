@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from tinyml.cli import main
 
 
-def run_cli(*args: str, code: int = 0):
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == code, (result.exit_code, result.stdout[-2000:], result.stderr[-2000:])
+def run_cli(*args: str, code: int = 0) -> subprocess.CompletedProcess:
+    """`tinyml ARGS` in a process of its own, as a user runs it: TensorFlow's native state (threads, delegates, the
+    LiteRT interpreter loaded beside it) never carries over from one training or conversion to the next."""
+    result = subprocess.run([sys.executable, "-m", "tinyml.cli", *map(str, args)], capture_output=True, text=True,
+                            env=os.environ.copy(), timeout=1800)
+    assert result.returncode == code, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     return result
 
 

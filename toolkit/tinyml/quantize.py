@@ -144,8 +144,9 @@ def tflite_run(tflite: bytes, xq: np.ndarray) -> tuple[np.ndarray, dict, dict]:
 
 
 def io_quant(tflite: bytes) -> tuple[tuple[float, int], tuple[float, int]]:
-    from ai_edge_litert.interpreter import Interpreter
-    it = Interpreter(model_content=tflite)
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_content=tflite,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     (si, zi), (so, zo) = it.get_input_details()[0]["quantization"], it.get_output_details()[0]["quantization"]
     return (float(si), int(zi)), (float(so), int(zo))
 

@@ -76,6 +76,7 @@ def compile_graph(graph: Graph, out_dir: Path, prefix: str = DEFAULT_PREFIX,
     ctx = LoweringContext(graph, prefix, target=Target.of(target))
     lowered = [make_inplace(op, ctx, lower(op, ctx)) for op in graph.operators]
     lowered = _shrink_peak_scratch(graph, ctx, lowered)
+    lowered = _inplace_only_where_it_pays(graph, ctx, lowered)
     for t in graph.outputs:
         if graph.tensors[t].is_constant:
             raise TinymlError(f"{graph.name}: output tensor {t} '{graph.tensors[t].name}' is a constant; nothing to compute")
@@ -158,6 +159,20 @@ def _shrink_peak_scratch(graph: Graph, ctx: LoweringContext, lowered: list[Lower
             lower(op, ctx)  # restore the derived arrays of the variant kept
             return lowered
         lowered[pos] = new
+
+
+def _inplace_only_where_it_pays(graph: Graph, ctx: LoweringContext, lowered: list[Lowered]) -> list[Lowered]:
+    """An in-place convolution costs time (a kernel call per output row, the ring copies, no pixel pairs across
+    rows): keep it only where running the layer out of place would raise the arena. Same bytes out either way."""
+    lowered = list(lowered)
+    arena = plan_memory(graph, lowered).arena_bytes
+    for pos, low in enumerate(lowered):
+        if low.overlap_input is None:
+            continue
+        trial = lowered[:pos] + [lower(graph.operators[pos], ctx)] + lowered[pos + 1:]
+        if plan_memory(graph, trial).arena_bytes <= arena:
+            lowered = trial
+    return lowered
 
 
 def _model_h(graph: Graph, plan: MemoryPlan, prefix: str) -> str:

@@ -68,26 +68,24 @@ static inline uint32_t tm_load32(const void *p) {
   return v;
 }
 
-/* Per-output-channel requantization, precomputed by the generator for the fast path (see tm_requant_fast). */
+/* Per-output-channel requantization, precomputed by the generator for the fast path. The field order is the
+ * register order of the kernels' LDM.
+ *
+ * TFLite's MultiplyByQuantizedMultiplier with the final shift rounding ties up, plus the output zero point zp, as
+ * one SMLAL: out = hi32((x << pre) * M + K) >> post. With high = floor((x 2^l M + 2^30) / 2^31) (what the rounding
+ * doubling high multiply computes, ties included) and floor((high + 2^(r-1)) / 2^r) + zp wanted:
+ *   l = 0, 1 <= r <= 32: pre 0, K = 2^30 + 2^(30+r) + Z, post r - 1 (nested floors);
+ *   r = 0: pre l + 1, K = 2^31 + Z, post 0, when |x| 2^(l+1) < 2^31;
+ *   M = 0 or r > 32 (the output is always the zero point): M = 0, K = Z;
+ * with Z = zp 2^(32+post) (zp added before the shift is zp after it) when the generator proves from the weights and
+ * bias that hi32 stays in range for every accumulator the layer can produce (tm_dsp_requant.fast = 1), else Z = 0
+ * and the kernel adds zp after the shift (fast = 2). Without any proof the variant calls the general 64-bit
+ * tm_requantize_round_up (fast = 0). tm_dsp_apply (kernels_dsp.h) is the C form, TM_RQ_SAT_ASM the assembly. */
 typedef struct {
   int32_t multiplier;  /* M in [2^30, 2^31), or 0 (the output is the zero point) */
   int32_t pre_shift;   /* 0, or left shift + 1 (the doubling of the rounding doubling high multiply) */
   int32_t post_shift;  /* right shift r - 1 >= 0, or 0 */
-  int32_t add;         /* the output zero point */
-  int32_t k_lo, k_hi;  /* the 64-bit rounding constant K */
+  int32_t k_lo, k_hi;  /* the 64-bit constant K */
 } tm_requant_ch;
-
-/* TFLite's MultiplyByQuantizedMultiplier with the final shift rounding ties up, plus the output zero point, as
- * one SMLAL: out = (hi32((x << pre) * M + K) >> post) + zp. With high = floor((x 2^l M + 2^30) / 2^31) (what the
- * rounding doubling high multiply computes, ties included) and out = floor((high + 2^(r-1)) / 2^r):
- *   l = 0, 1 <= r <= 32: pre 0, K = 2^30 + 2^(30+r), post r - 1 (nested floors), exact for every int32 x;
- *   r = 0: pre l + 1, K = 2^31, post 0, when the generator proves |x| 2^(l+1) < 2^31;
- *   M = 0 or r > 32 (the output is always the zero point): M = K = 0.
- * Otherwise (no proof) the variant calls the general 64-bit tm_requantize_round_up. */
-static inline int32_t tm_requant_fast(int32_t x, const tm_requant_ch *c) {
-  const int64_t k = (int64_t)(((uint64_t)(uint32_t)c->k_hi << 32) | (uint32_t)c->k_lo);
-  const int64_t s = k + (int64_t)(int32_t)((uint32_t)x << c->pre_shift) * (int64_t)c->multiplier;
-  return ((int32_t)(s >> 32) >> c->post_shift) + c->add;
-}
 
 #endif

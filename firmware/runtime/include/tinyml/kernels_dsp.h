@@ -23,6 +23,7 @@ enum {
   TM_V_OUT_GENERAL = 1 << 0,     /* output stage modes (tm_dsp_mode) */
   TM_V_OUT_FAST_SAT = 1 << 1,
   TM_V_OUT_FAST_CLAMP = 1 << 2,
+  TM_V_OUT_FAST_SAT_ANY = 1 << 17,
   TM_V_CONV_WIDE = 1 << 3,       /* tm_conv_dsp_params.wide = 1 */
   TM_V_CONV_NARROW = 1 << 4,     /* ... = 0 */
   TM_V_CONV_DIRECT = 1 << 5,     /* tm_conv_dsp_params.direct = 1 */
@@ -32,7 +33,11 @@ enum {
   TM_V_FC_DIRECT = 1 << 9,       /* tm_fc_dsp_params.direct */
   TM_V_FC_SCRATCH = 1 << 10,
   TM_V_DW_3X3 = 1 << 11,         /* depthwise with 9 taps (unrolled) */
-  TM_V_DW_ANY = 1 << 12          /* depthwise with any other kernel size */
+  TM_V_DW_ANY = 1 << 12,         /* depthwise with any other kernel size */
+  TM_V_FC_PER_CHANNEL = 1 << 13, /* tm_fc_dsp_params.per_channel = 1 */
+  TM_V_FC_PER_TENSOR = 1 << 14,
+  TM_V_DW_WIDE = 1 << 15,        /* tm_dw_dsp_params.wide = 1 */
+  TM_V_DW_NARROW = 1 << 16
 };
 #ifndef TM_VARIANTS
 #define TM_VARIANTS (~0u)
@@ -44,20 +49,23 @@ enum {
   ((TM_VARIANT(set_bit) && TM_VARIANT(clear_bit)) ? (runtime) : (int32_t)TM_VARIANT(set_bit))
 
 typedef struct {
-  int32_t fast;                /* 1: every channel may use tm_requant_fast */
+  int32_t fast;                /* the fast path (tinyml/dsp.h) is exact for every channel: 1 with the zero point
+                                * folded into K and no pre_shift anywhere, 2 otherwise; 0: the general path */
   int32_t output_offset;       /* for the general path */
   int32_t act_min, act_max;
   const tm_requant_ch *ch;     /* per output channel */
   const int32_t *multiplier;   /* per output channel (general path, depthwise tail), else NULL */
   const int32_t *shift;
+  int32_t fast_zp;             /* fast path: added after the shift (the zero point unless folded into K, else 0) */
 } tm_dsp_requant;
 
 /* Output stage modes, chosen once per call so the per-output code has no branch (see tm_dsp_mode). */
-enum { TM_DSP_GENERAL = 0, TM_DSP_FAST_SAT = 1, TM_DSP_FAST_CLAMP = 2 };
+enum { TM_DSP_GENERAL = 0, TM_DSP_FAST_SAT = 1, TM_DSP_FAST_CLAMP = 2, TM_DSP_FAST_SAT_ANY = 3 };
 
 static inline int32_t tm_dsp_mode(const tm_dsp_requant *rq) {
   if (!rq->fast) return TM_DSP_GENERAL;
-  return rq->act_min == -128 && rq->act_max == 127 ? TM_DSP_FAST_SAT : TM_DSP_FAST_CLAMP;
+  if (rq->act_min != -128 || rq->act_max != 127) return TM_DSP_FAST_CLAMP;
+  return rq->fast == 1 ? TM_DSP_FAST_SAT : TM_DSP_FAST_SAT_ANY;
 }
 
 /* Runs `call_` with the constant `mode_` = tm_dsp_mode(rq), compiled for the modes the model uses only. */
@@ -66,6 +74,9 @@ static inline int32_t tm_dsp_mode(const tm_dsp_requant *rq) {
     case TM_DSP_FAST_SAT:                                                                           \
       if (TM_VARIANT(TM_V_OUT_FAST_SAT)) { const int32_t mode_ = TM_DSP_FAST_SAT; call_; }          \
       break;                                                                                        \
+    case TM_DSP_FAST_SAT_ANY:                                                                       \
+      if (TM_VARIANT(TM_V_OUT_FAST_SAT_ANY)) { const int32_t mode_ = TM_DSP_FAST_SAT_ANY; call_; }  \
+      break;                                                                                        \
     case TM_DSP_FAST_CLAMP:                                                                         \
       if (TM_VARIANT(TM_V_OUT_FAST_CLAMP)) { const int32_t mode_ = TM_DSP_FAST_CLAMP; call_; }      \
       break;                                                                                        \
@@ -73,9 +84,29 @@ static inline int32_t tm_dsp_mode(const tm_dsp_requant *rq) {
       if (TM_VARIANT(TM_V_OUT_GENERAL)) { const int32_t mode_ = TM_DSP_GENERAL; call_; }            \
   }
 
+#if TM_DSP_NATIVE
+/* The saturating fast output stage of one accumulator `a` in assembly (the fast path of tm_dsp_apply, then SSAT
+ * and STRB to `dst`): LDM of its channel's 5 parameters (writeback `wb` "!" or ""), SMLAL, ASR, SSAT, STRB; in mode
+ * TM_DSP_FAST_SAT_ANY also the pre-shift (`lsl` = TM_RQ_LSL(a)) and the zero point from a register operand [zp]
+ * (`add` = TM_RQ_ADD(a)), else "" for both. Operands: [m], [pre], [post], [k_lo], [k_hi] in ascending registers
+ * (TM_RQ_REGISTERS), [rc] the channel's tm_requant_ch. */
+#define TM_RQ_SAT_ASM(a, wb, dst, lsl, add)                                          \
+  "ldmia %[rc]" wb ", {%[m], %[pre], %[post], %[k_lo], %[k_hi]}\n\t" lsl            \
+  "smlal %[k_lo], %[k_hi], %[" a "], %[m]\n\t"                                     \
+  "asr %[" a "], %[k_hi], %[post]\n\t" add                                         \
+  "ssat %[" a "], #8, %[" a "]\n\t"                                                \
+  "strb %[" a "], " dst "\n\t"
+#define TM_RQ_LSL(a) "lsl %[" a "], %[" a "], %[pre]\n\t"
+#define TM_RQ_ADD(a) "add %[" a "], %[" a "], %[zp]\n\t"
+#define TM_RQ_NONE(a) ""
+#define TM_RQ_REGISTERS \
+  register int32_t m __asm__("r4"), pre __asm__("r5"), post __asm__("r6"), k_lo __asm__("r8"), k_hi __asm__("r9")
+#define TM_RQ_OUTPUTS [m] "=&r"(m), [pre] "=&r"(pre), [post] "=&r"(post), [k_lo] "=&r"(k_lo), [k_hi] "=&r"(k_hi)
+#endif
+
 /* One channel's output stage with its parameters in registers: load once, apply to every pixel of a tile. */
 typedef struct {
-  int32_t multiplier, pre_shift, post_shift, add, k_lo, k_hi;
+  int32_t multiplier, pre_shift, post_shift, k_lo, k_hi, add;
 } tm_dsp_ch;
 
 static inline __attribute__((always_inline)) tm_dsp_ch tm_dsp_load_ch(const tm_dsp_requant *rq, int32_t o,
@@ -84,15 +115,15 @@ static inline __attribute__((always_inline)) tm_dsp_ch tm_dsp_load_ch(const tm_d
   if (mode == TM_DSP_GENERAL) {
     c.multiplier = rq->multiplier[o];
     c.pre_shift = rq->shift[o];
-    c.post_shift = c.add = c.k_lo = c.k_hi = 0;
+    c.post_shift = c.k_lo = c.k_hi = c.add = 0;
   } else {
     const tm_requant_ch *r = &rq->ch[o];
     c.multiplier = r->multiplier;
     c.pre_shift = r->pre_shift;
     c.post_shift = r->post_shift;
-    c.add = r->add;
     c.k_lo = r->k_lo;
     c.k_hi = r->k_hi;
+    c.add = rq->fast_zp;
   }
   return c;
 }
@@ -106,7 +137,7 @@ static inline __attribute__((always_inline)) int8_t tm_dsp_apply(int32_t acc, tm
     const int64_t k = (int64_t)(((uint64_t)(uint32_t)c.k_hi << 32) | (uint32_t)c.k_lo);
     const int64_t s = k + (int64_t)(int32_t)((uint32_t)acc << c.pre_shift) * (int64_t)c.multiplier;
     v = ((int32_t)(s >> 32) >> c.post_shift) + c.add;
-    if (mode == TM_DSP_FAST_SAT) return (int8_t)tm_ssat8(v);
+    if (mode != TM_DSP_FAST_CLAMP) return (int8_t)tm_ssat8(v);
   }
   v = v < lo ? lo : v;
   return (int8_t)(v > hi ? hi : v);
@@ -119,6 +150,7 @@ typedef struct {
   int32_t batches, in_features, out_features, k4;
   int32_t wide;
   int32_t direct;              /* 1: no scratch, the input is widened on the fly (per block of 4 rows) */
+  int32_t per_channel;         /* 0: one requantization entry (ch[0] / multiplier[0]) serves every row */
 } tm_fc_dsp_params;
 
 void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *rq, const int8_t *input,
@@ -158,12 +190,13 @@ void tm_conv2d_add_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                           void *scratch);
 
 /* Depthwise convolution, depth multiplier 1, channels % 4 == 0. weights: per group of 4 channels, per tap, two
- * words of int16 pairs (c0,c2),(c1,c3). Channels >= vector_channels round ties away (general path). scratch:
+ * words of int16 pairs (c0,c2),(c1,c3) (`wide`) or one word of the 4 int8. Channels >= vector_channels round ties away (general path). scratch:
  * in_c bytes (a row of the zero point, read by padded taps). */
 typedef struct {
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t pad_value;
   int32_t vector_channels;
+  int32_t wide;                /* weights int16 pairs (2 words per tap and group), else int8 (1 word) */
 } tm_dw_dsp_params;
 
 void tm_depthwise_conv2d_s8_dsp(const tm_dw_dsp_params *p, const tm_dsp_requant *rq,

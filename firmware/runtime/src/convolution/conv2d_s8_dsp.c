@@ -6,8 +6,39 @@
  * tensor with TFLite's ADD arithmetic (tm_conv2d_add_s8_dsp). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 
-/* The interleaved row block: per group of 4 k, words (px0 k0k2, px0 k1k3, px1 k0k2, px1 k1k3). */
+/* The interleaved row block: per group of 4 k, words (px0 k0k2, px0 k1k3, px1 k0k2, px1 k1k3); this writes one
+ * pixel's two words of each group (dst: that pixel's first word). groups >= 1. */
 static void widen_into(int32_t *dst, const int8_t *src, int32_t groups) {
+#if TM_DSP_NATIVE
+  int32_t w, a, b;
+  if (groups & 1)
+    __asm__ volatile("ldr %[w], [%[s]], #4\n\t"
+                     "sxtb16 %[a], %[w]\n\t"
+                     "sxtb16 %[b], %[w], ror #8\n\t"
+                     "strd %[a], %[b], [%[d]], #16"
+                     : [s] "+r"(src), [d] "+r"(dst), [w] "=&r"(w), [a] "=&r"(a), [b] "=&r"(b)
+                     :
+                     : "memory");
+  if (groups >= 2) {  /* two groups per iteration: LDR, 2 SXTB16 and STRD each, 10 instructions */
+    int32_t w2, c, d;
+    const int8_t *end = src + 4 * (groups & ~1);
+    __asm__ volatile("1:\n\t"
+                     "ldr %[w], [%[s]], #4\n\t"
+                     "ldr %[w2], [%[s]], #4\n\t"
+                     "sxtb16 %[a], %[w]\n\t"
+                     "sxtb16 %[b], %[w], ror #8\n\t"
+                     "sxtb16 %[c], %[w2]\n\t"
+                     "sxtb16 %[d2], %[w2], ror #8\n\t"
+                     "strd %[a], %[b], [%[d]], #16\n\t"
+                     "strd %[c], %[d2], [%[d]], #16\n\t"
+                     "cmp %[s], %[end]\n\t"
+                     "bne 1b"
+                     : [s] "+r"(src), [d] "+r"(dst), [w] "=&r"(w), [w2] "=&r"(w2), [a] "=&r"(a), [b] "=&r"(b),
+                       [c] "=&r"(c), [d2] "=&r"(d)
+                     : [end] "r"(end)
+                     : "cc", "memory");
+  }
+#else
   for (int32_t g = 0; g < groups; ++g) {
     const uint32_t w = tm_load32(src);
     dst[0] = tm_sxtb16(w);
@@ -15,6 +46,24 @@ static void widen_into(int32_t *dst, const int8_t *src, int32_t groups) {
     dst += 4;
     src += 4;
   }
+#endif
+}
+
+/* n bytes from src to dst, a word at a time (unaligned loads and stores are fine on the DSP cores). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t w = tm_load32(src + i);
+    memcpy(dst + i, &w, 4);
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+/* n bytes of `word`'s repeated byte (the pad value in all 4 bytes) at dst. */
+static inline void fill_bytes(int8_t *dst, uint32_t word, int32_t n) {
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) memcpy(dst + i, &word, 4);
+  for (; i < n; ++i) dst[i] = (int8_t)word;
 }
 
 static void im2col(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t *input, int32_t kh, int32_t kw,
@@ -38,31 +87,23 @@ static void im2col(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t 
     return;
   }
   int8_t *g = gather;
-  const int8_t pad = (int8_t)p->pad_value;
+  const uint32_t pad = 0x01010101u * (uint8_t)p->pad_value;
   const int32_t row_bytes = kw * in_c;
   const int32_t x_inside = p->dilation_w == 1 && x0 >= 0 && x0 + kw <= in->w;
-  for (int32_t ky = 0; ky < kh; ++ky) {
+  for (int32_t ky = 0; ky < kh; ++ky, g += row_bytes) {
     const int32_t y = y0 + ky * p->dilation_h;
     if (y < 0 || y >= in->h) {  /* a whole row of padding */
-      for (int32_t i = 0; i < row_bytes; ++i) g[i] = pad;
-      g += row_bytes;
-      continue;
-    }
-    if (x_inside) {  /* the kw taps of this row are contiguous input bytes */
-      const int8_t *src = input + (y * in->w + x0) * in_c;
-      for (int32_t i = 0; i < row_bytes; ++i) g[i] = src[i];
-      g += row_bytes;
-      continue;
-    }
-    for (int32_t kx = 0; kx < kw; ++kx) {
-      const int32_t x = x0 + kx * p->dilation_w;
-      if (y >= 0 && y < in->h && x >= 0 && x < in->w) {
-        const int8_t *src = input + (y * in->w + x) * in_c;
-        for (int32_t c = 0; c < in_c; ++c) g[c] = src[c];
-      } else {
-        for (int32_t c = 0; c < in_c; ++c) g[c] = (int8_t)p->pad_value;
+      fill_bytes(g, pad, row_bytes);
+    } else if (x_inside) {  /* the kw taps of this row are contiguous input bytes */
+      copy_bytes(g, input + (y * in->w + x0) * in_c, row_bytes);
+    } else {
+      for (int32_t kx = 0; kx < kw; ++kx) {
+        const int32_t x = x0 + kx * p->dilation_w;
+        if (x >= 0 && x < in->w)
+          copy_bytes(g + kx * in_c, input + (y * in->w + x) * in_c, in_c);
+        else
+          fill_bytes(g + kx * in_c, pad, in_c);
       }
-      g += in_c;
     }
   }
   while (g < gather + p->k4) *g++ = 0;
@@ -253,31 +294,30 @@ static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *
                    : "cc", "memory");
 }
 
-/* The saturating fast output stage of a 2x2 tile (see tm_requant_fast): per output, LDM of its channel's 6
- * parameters (cheaper than keeping copies of K), LSL, SMLAL, ASR, ADD, SSAT, STRB. One statement per channel (its
- * two pixels) keeps the register demand at 11. */
-#define RQ_OUT_ASM(a, wb, dst)                                                                  \
-  "ldmia %[rc]" wb ", {%[m], %[pre], %[post], %[add], %[k_lo], %[k_hi]}\n\t"                  \
-  "lsl %[" a "], %[" a "], %[pre]\n\t"                                                       \
-  "smlal %[k_lo], %[k_hi], %[" a "], %[m]\n\t"                                               \
-  "asr %[" a "], %[k_hi], %[post]\n\t"                                                       \
-  "add %[" a "], %[" a "], %[add]\n\t"                                                       \
-  "ssat %[" a "], #8, %[" a "]\n\t"                                                          \
-  "strb %[" a "], " dst "\n\t"
-#define RQ_CHANNEL_ASM(dst0, dst1)                                                                           \
-  __asm__ volatile(RQ_OUT_ASM("a0", "", dst0) RQ_OUT_ASM("a1", "!", dst1)                                  \
-                   : [a0] "+r"(a0), [a1] "+r"(a1), [rc] "+r"(rc), [m] "=&r"(m), [pre] "=&r"(pre),            \
-                     [post] "=&r"(post), [add] "=&r"(add), [k_lo] "=&r"(k_lo), [k_hi] "=&r"(k_hi)           \
-                   : [o0] "r"(o0), [o1] "r"(o1)                                                             \
+/* The saturating fast output stage of a 2x2 tile (TM_RQ_SAT_ASM per output; `any`: mode TM_DSP_FAST_SAT_ANY, with
+ * the pre-shift and the zero point as an extra operand); one statement per channel (its two pixels) keeps the
+ * register demand at 10-11. */
+#define RQ_CHANNEL_ASM(dst0, dst1, lsl, add, ...)                                                         \
+  __asm__ volatile(TM_RQ_SAT_ASM("a0", "", dst0, lsl("a0"), add("a0"))                                  \
+                   TM_RQ_SAT_ASM("a1", "!", dst1, lsl("a1"), add("a1"))                                  \
+                   : [a0] "+r"(a0), [a1] "+r"(a1), [rc] "+r"(rc), TM_RQ_OUTPUTS                           \
+                   : [o0] "r"(o0), [o1] "r"(o1) __VA_ARGS__                                              \
                    : "memory")
+#define RQ_ZP_OPERAND , [zp] "r"(zp)
 static inline __attribute__((always_inline)) void out_sat_asm(int32_t a00, int32_t a01, int32_t a10, int32_t a11,
-                                                              const tm_requant_ch *rc, int8_t *o0, int8_t *o1) {
-  register int32_t m __asm__("r4"), pre __asm__("r5"), post __asm__("r6"), add __asm__("r8"),
-      k_lo __asm__("r9"), k_hi __asm__("r10");
+                                                              const tm_requant_ch *rc, int8_t *o0, int8_t *o1,
+                                                              const int32_t any, int32_t zp) {
+  TM_RQ_REGISTERS;
   int32_t a0 = a00, a1 = a10;
-  RQ_CHANNEL_ASM("[%[o0]]", "[%[o1]]");
-  a0 = a01, a1 = a11;
-  RQ_CHANNEL_ASM("[%[o0], #1]", "[%[o1], #1]");
+  if (any) {
+    RQ_CHANNEL_ASM("[%[o0]]", "[%[o1]]", TM_RQ_LSL, TM_RQ_ADD, RQ_ZP_OPERAND);
+    a0 = a01, a1 = a11;
+    RQ_CHANNEL_ASM("[%[o0], #1]", "[%[o1], #1]", TM_RQ_LSL, TM_RQ_ADD, RQ_ZP_OPERAND);
+  } else {
+    RQ_CHANNEL_ASM("[%[o0]]", "[%[o1]]", TM_RQ_NONE, TM_RQ_NONE);
+    a0 = a01, a1 = a11;
+    RQ_CHANNEL_ASM("[%[o0], #1]", "[%[o1], #1]", TM_RQ_NONE, TM_RQ_NONE);
+  }
 }
 #endif
 
@@ -358,8 +398,8 @@ static inline __attribute__((always_inline)) void tile_pairs(
 #endif
     }
 #if TM_DSP_NATIVE
-    if (mode == TM_DSP_FAST_SAT) {
-      out_sat_asm(a00, a01, a10, a11, &rq->ch[o], o0 + o, o1 + o);
+    if (mode == TM_DSP_FAST_SAT || mode == TM_DSP_FAST_SAT_ANY) {
+      out_sat_asm(a00, a01, a10, a11, &rq->ch[o], o0 + o, o1 + o, mode == TM_DSP_FAST_SAT_ANY, rq->fast_zp);
       continue;
     }
 #endif

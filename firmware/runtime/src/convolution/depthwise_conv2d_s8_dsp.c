@@ -10,33 +10,44 @@
  * group contiguous (2 words per tap). */
 #if TM_DSP_NATIVE
 /* One tap in assembly: the tap pointer (post-incremented table), its word of 4 channels at offset c, 2 SXTB16, the
- * tap's 2 weight words (LDRD), 4 SMLAxy: 9 instructions for 4 MACs, nothing spilled. */
-#define DW_TAP_ASM                                   \
+ * tap's weights (int16: LDRD of 2 words; int8: LDR of 1 word widened by 2 SXTB16), 4 SMLAxy: 9 (11) instructions for
+ * 4 MACs, nothing spilled. */
+#define DW_TAP_ASM(WEIGHTS)                          \
   "ldr %[xo], [%[tb]], #4\n\t"                      \
   "ldr %[xo], [%[xo], %[c]]\n\t"                    \
   "sxtb16 %[xe], %[xo]\n\t"                         \
   "sxtb16 %[xo], %[xo], ror #8\n\t"                 \
-  "ldrd %[we], %[wo], [%[w]], #8\n\t"               \
+  WEIGHTS                                           \
   "smlabb %[a0], %[xe], %[we], %[a0]\n\t"           \
   "smlatt %[a2], %[xe], %[we], %[a2]\n\t"           \
   "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"           \
   "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+#define DW_WIDE_WEIGHTS "ldrd %[we], %[wo], [%[w]], #8\n\t"
+#define DW_NARROW_WEIGHTS                            \
+  "ldr %[wo], [%[w]], #4\n\t"                       \
+  "sxtb16 %[we], %[wo]\n\t"                         \
+  "sxtb16 %[wo], %[wo], ror #8\n\t"
+#define DW_NINE_TAPS(T) T T T T T T T T T
 #define DW_ASM_OPERANDS                                                                                       \
   : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [tb] "+r"(tb), [w] "+r"(wt), [xe] "=&r"(xe), \
-    [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+    [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)                                                            \
+  : [c] "r"(c)                                                                                                \
+  : "memory"
 #endif
 
+/* One group of 4 channels at one output pixel: `taps` (a constant when specialized) tap pointers, weights of the
+ * group contiguous per tap: int16 pairs (c0,c2),(c1,c3) in 2 words (`wide`) or the 4 int8 in 1 word. */
 static inline __attribute__((always_inline)) void dw_group(const int8_t *const *tap, int32_t c, const int32_t *wt,
-                                                           int32_t taps, int32_t *acc) {
+                                                           int32_t taps, int32_t wide, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if TM_DSP_NATIVE
   if (taps == 9) {
     const int8_t *const *tb = tap;
     int32_t xe, xo, we, wo;
-    __asm__ volatile(DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM DW_TAP_ASM
-                     DW_TAP_ASM DW_ASM_OPERANDS
-                     : [c] "r"(c)
-                     : "memory");
+    if (wide)
+      __asm__ volatile(DW_NINE_TAPS(DW_TAP_ASM(DW_WIDE_WEIGHTS)) DW_ASM_OPERANDS);
+    else
+      __asm__ volatile(DW_NINE_TAPS(DW_TAP_ASM(DW_NARROW_WEIGHTS)) DW_ASM_OPERANDS);
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
     return;
   }
@@ -44,8 +55,14 @@ static inline __attribute__((always_inline)) void dw_group(const int8_t *const *
   for (int32_t t = 0; t < taps; ++t) {
     const uint32_t xw = tm_load32(tap[t] + c);
     const int32_t xe = tm_sxtb16(xw), xo = tm_sxtb16_ror8(xw);
-    const int32_t we = wt[0], wo = wt[1];
-    wt += 2;
+    int32_t we, wo;
+    if (wide) {
+      we = wt[0], wo = wt[1];
+      wt += 2;
+    } else {
+      const uint32_t r = (uint32_t)*wt++;
+      we = tm_sxtb16(r), wo = tm_sxtb16_ror8(r);
+    }
     a0 = tm_smlabb(xe, we, a0);
     a2 = tm_smlatt(xe, we, a2);
     a1 = tm_smlabb(xo, wo, a1);
@@ -60,6 +77,7 @@ static inline __attribute__((always_inline)) void dw_run(
     int8_t *output, int8_t *scratch, int32_t row0, int32_t row1, int32_t batches, const int32_t mode,
     const int32_t fixed_taps) {
   const int32_t in_h = in_dims->h, in_w = in_dims->w, ch = in_dims->c, groups = ch >> 2;
+  const int32_t wide = TM_VARIANT_FLAG(p->wide, TM_V_DW_WIDE, TM_V_DW_NARROW);
   const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = fixed_taps ? fixed_taps : kh * kw;
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, vec = p->vector_channels;
   const int8_t *tap[TM_DW_MAX_TAPS];
@@ -82,27 +100,25 @@ static inline __attribute__((always_inline)) void dw_run(
         int32_t c = 0;
         for (; c < vec; c += 4) {  /* vector_channels is a multiple of 8 */
           int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-          dw_group(tap, c, w, taps, acc);
-          w += 2 * taps;
+          dw_group(tap, c, w, taps, wide, acc);
+          w += (wide ? 2 : 1) * taps;
 #if TM_DSP_NATIVE
-          if (mode == TM_DSP_FAST_SAT) {  /* 4 x (LDM of the channel's parameters, 6 ALU/store) */
-            register int32_t m __asm__("r4"), pre __asm__("r5"), post __asm__("r6"), add __asm__("r8"),
-                k_lo __asm__("r9"), k_hi __asm__("r10");
+          if (mode == TM_DSP_FAST_SAT || mode == TM_DSP_FAST_SAT_ANY) {  /* TM_RQ_SAT_ASM per output */
+            TM_RQ_REGISTERS;
             const tm_requant_ch *rc = &rq->ch[c];
-#define DW_RQ_ASM(a)                                                            \
-  "ldmia %[rc]!, {%[m], %[pre], %[post], %[add], %[k_lo], %[k_hi]}\n\t"       \
-  "lsl %[" a "], %[" a "], %[pre]\n\t"                                       \
-  "smlal %[k_lo], %[k_hi], %[" a "], %[m]\n\t"                               \
-  "asr %[" a "], %[k_hi], %[post]\n\t"                                       \
-  "add %[" a "], %[" a "], %[add]\n\t"                                       \
-  "ssat %[" a "], #8, %[" a "]\n\t"                                          \
-  "strb %[" a "], [%[out]], #1\n\t"
-            __asm__ volatile(DW_RQ_ASM("a0") DW_RQ_ASM("a1") DW_RQ_ASM("a2") DW_RQ_ASM("a3")
-                             : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]),
-                               [rc] "+r"(rc), [out] "+r"(output), [m] "=&r"(m), [pre] "=&r"(pre),
-                               [post] "=&r"(post), [add] "=&r"(add), [k_lo] "=&r"(k_lo), [k_hi] "=&r"(k_hi)
-                             :
-                             : "memory");
+#define DW_RQ_ASM(x0, x1, lsl, add, ...)                                                                     \
+  __asm__ volatile(TM_RQ_SAT_ASM("a0", "!", "[%[out]], #1", lsl("a0"), add("a0"))                          \
+                   TM_RQ_SAT_ASM("a1", "!", "[%[out]], #1", lsl("a1"), add("a1"))                          \
+                   : [a0] "+r"(x0), [a1] "+r"(x1), [rc] "+r"(rc), [out] "+r"(output), TM_RQ_OUTPUTS            \
+                   : __VA_ARGS__                                                                             \
+                   : "memory")
+            if (mode == TM_DSP_FAST_SAT_ANY) {  /* two outputs per statement: 11 registers */
+              DW_RQ_ASM(acc[0], acc[1], TM_RQ_LSL, TM_RQ_ADD, [zp] "r"(rq->fast_zp));
+              DW_RQ_ASM(acc[2], acc[3], TM_RQ_LSL, TM_RQ_ADD, [zp] "r"(rq->fast_zp));
+            } else {
+              DW_RQ_ASM(acc[0], acc[1], TM_RQ_NONE, TM_RQ_NONE);
+              DW_RQ_ASM(acc[2], acc[3], TM_RQ_NONE, TM_RQ_NONE);
+            }
             continue;
           }
 #endif
@@ -118,8 +134,8 @@ static inline __attribute__((always_inline)) void dw_run(
         }
         for (; c < ch; c += 4) {  /* TFLite's scalar tail rounds ties away from zero */
           int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-          dw_group(tap, c, w, taps, acc);
-          w += 2 * taps;
+          dw_group(tap, c, w, taps, wide, acc);
+          w += (wide ? 2 : 1) * taps;
           for (int32_t i = 0; i < 4; ++i) {
             int32_t v = tm_requantize(acc[i], rq->multiplier[c + i], rq->shift[c + i]) + zp;
             v = v < lo ? lo : v;

@@ -64,7 +64,12 @@ static inline __attribute__((always_inline)) void fc4_wide_bytes(const int32_t *
 }
 #endif
 
-#define OUT(acc, o) tm_dsp_apply((acc), tm_dsp_load_ch(rq, (o), mode), mode, zp, lo, hi)
+/* The requantization entry of row o: its own, or the single per-tensor one. */
+static inline int32_t fc_entry(const tm_fc_dsp_params *p, int32_t o) {
+  return TM_VARIANT_FLAG(p->per_channel, TM_V_FC_PER_CHANNEL, TM_V_FC_PER_TENSOR) ? o : 0;
+}
+
+#define OUT(acc, o) tm_dsp_apply((acc), tm_dsp_load_ch(rq, fc_entry(p, (o)), mode), mode, zp, lo, hi)
 
 /* One group of 4 inputs (word v) against a block of 4 rows: int16 weights (8 words) or int8 (4 words). */
 #define FC_WIDE4(v)                                                         \
