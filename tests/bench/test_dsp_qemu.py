@@ -30,21 +30,22 @@ from tinyml.codegen.target import Target
 pytestmark = pytest.mark.qemu
 
 BOARDS = ("mps2-an386", "mps2-an505", "mps2-an500", "mps3-an547")
-CASES = {"CONV_2D": 32, "DEPTHWISE_CONV_2D": 40, "FULLY_CONNECTED": 40, "RESIDUAL": 12}
-MAX_INPUT_BYTES = {"CONV_2D": 600, "DEPTHWISE_CONV_2D": 600, "FULLY_CONNECTED": 600, "RESIDUAL": 900}
+CASES = {"CONV_2D": 32, "DEPTHWISE_CONV_2D": 40, "FULLY_CONNECTED": 40, "RESIDUAL": 12, "AVERAGE_POOL_2D": 40}
+MAX_INPUT_BYTES = {"CONV_2D": 600, "DEPTHWISE_CONV_2D": 600, "FULLY_CONNECTED": 600, "RESIDUAL": 900,
+                   "AVERAGE_POOL_2D": 600}
 SAMPLES = 2
 # (operator, mode): "auto" is what the generator picks for the board (on these boards' flash: int16 weights for
 # convolutions, depthwise and FC, "wide"); the others are forced, "compact" being the int8 weights.
 VARIANTS = [("CONV_2D", "auto"), ("CONV_2D", "compact"), ("CONV_2D", "inplace"), ("CONV_2D", "low-scratch"),
             ("DEPTHWISE_CONV_2D", "auto"), ("DEPTHWISE_CONV_2D", "compact"), ("DEPTHWISE_CONV_2D", "inplace"),
             ("FULLY_CONNECTED", "wide"), ("FULLY_CONNECTED", "compact"), ("FULLY_CONNECTED", "low-scratch"),
-            ("RESIDUAL", "auto"), ("RESIDUAL", "low-scratch")]
+            ("RESIDUAL", "auto"), ("RESIDUAL", "low-scratch"), ("AVERAGE_POOL_2D", "auto")]
 DSP_CALL = re.compile(r"\btm_\w*_dsp\w*\(")          # a call of a DSP kernel or of the DSP in-place wrapper
 
 
-def _depthwise_mostly_dsp() -> "callable":
-    """Depthwise draws the DSP variant takes (depth multiplier 1, channels a multiple of 4: about 1 in 10 draws),
-    and 1 in 16 of the others (the portable fallback runs on the same core): about 2 in 3 cases are DSP ones."""
+def _mostly_dsp() -> "callable":
+    """Depthwise and average pooling draws the DSP variant takes (as many output as input channels, a multiple of 4:
+    about 1 in 10 depthwise draws), and 1 in 16 of the others (the portable fallback runs on the same core)."""
     others = itertools.count()
 
     def accept(b: GraphBuilder) -> bool:
@@ -61,7 +62,7 @@ def _case_and_reference(op: str) -> tuple[Case, list[np.ndarray], list[list[np.n
     drawn one, then random) and the TFLite outputs per sample."""
     if op not in _CACHE:
         rng = np.random.default_rng(sum(map(ord, op)) + 3)
-        accept = _depthwise_mostly_dsp() if op == "DEPTHWISE_CONV_2D" else None
+        accept = _mostly_dsp() if op in ("DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D") else None
         case = merged_cases(op, rng, CASES[op], MAX_INPUT_BYTES[op], accept)
         inputs = [np.stack([x[0]] + [rng.integers(-128, 128, size=x.shape[1:], dtype=np.int8)
                                      for _ in range(SAMPLES - 1)]) for x in case.inputs]

@@ -10,7 +10,7 @@ from tests.codegen.test_kernels import check_operator
 from tinyml.codegen.target import Target
 
 CASES_PER_OP = 150
-VARIANT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+VARIANT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D")
 TARGETS = {"dsp": Target("host", dsp=True, wide_fc=False), "dsp-wide": Target("host", dsp=True, wide_fc=True)}
 
 

@@ -37,6 +37,8 @@ static inline int32_t tm_smmulr(int32_t a, int32_t b) {
 }
 /* saturate to int8 */
 static inline int32_t tm_ssat8(int32_t x) { return __ssat(x, 8); }
+/* lo(a)+lo(b), hi(a)+hi(b) in 16-bit lanes (wrapping) */
+static inline int32_t tm_sadd16(int32_t a, int32_t b) { return (int32_t)__sadd16(a, b); }
 #else
 #define TM_DSP_NATIVE 0
 static inline int32_t tm_pack16(int32_t lo, int32_t hi) {
@@ -59,6 +61,9 @@ static inline int32_t tm_smmulr(int32_t a, int32_t b) {
   return (int32_t)(((int64_t)a * (int64_t)b + (1LL << 31)) >> 32);
 }
 static inline int32_t tm_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline int32_t tm_sadd16(int32_t a, int32_t b) {
+  return tm_pack16(tm_lo16(a) + tm_lo16(b), tm_hi16(a) + tm_hi16(b));
+}
 #endif
 
 /* Unaligned-safe 32-bit load (a single LDR on Cortex-M4/M7/M33/M55). */

@@ -52,6 +52,29 @@ typedef struct {
   int32_t act_min, act_max;
 } tm_pool_params;
 
+/* The valid (unpadded) part of the pooling window of output pixel (oy, ox): rows [ky0, ky1) and columns [kx0, kx1)
+ * of the window whose top-left input position is (y0, x0). */
+typedef struct {
+  int32_t y0, x0, ky0, ky1, kx0, kx1;
+} tm_pool_window;
+
+static inline tm_pool_window tm_pool_window_at(const tm_pool_params *p, const tm_dims *in, int32_t oy, int32_t ox) {
+  tm_pool_window w;
+  w.y0 = oy * p->stride_h - p->pad_h;
+  w.x0 = ox * p->stride_w - p->pad_w;
+  w.ky0 = w.y0 < 0 ? -w.y0 : 0;
+  w.ky1 = in->h - w.y0 < p->filter_h ? in->h - w.y0 : p->filter_h;
+  w.kx0 = w.x0 < 0 ? -w.x0 : 0;
+  w.kx1 = in->w - w.x0 < p->filter_w ? in->w - w.x0 : p->filter_w;
+  return w;
+}
+
+/* An average pool output: the window's sum over its `count` valid elements, rounded half away from zero. */
+static inline int8_t tm_pool_average(int32_t sum, int32_t count, const tm_pool_params *p) {
+  if (count > 0) sum = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+  return (int8_t)(sum < p->act_min ? p->act_min : (sum > p->act_max ? p->act_max : sum));
+}
+
 void tm_avg_pool2d_s8(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,
                       const tm_dims *out_dims, int8_t *output);
 void tm_max_pool2d_s8(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,

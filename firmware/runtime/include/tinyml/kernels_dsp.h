@@ -189,6 +189,11 @@ void tm_conv2d_add_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                           const tm_add_params *add, int32_t conv_is_first, const int8_t *skip, int8_t *output,
                           void *scratch);
 
+/* Average pooling, channels % 4 == 0 and filter_h * filter_w <= TM_AVG_POOL_DSP_MAX_WINDOW (tm_pool_params). */
+#define TM_AVG_POOL_DSP_MAX_WINDOW 255
+void tm_avg_pool2d_s8_dsp(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,
+                          const tm_dims *out_dims, int8_t *output);
+
 /* Depthwise convolution, depth multiplier 1, channels % 4 == 0. weights: per group of 4 channels, per tap, two
  * words of int16 pairs (c0,c2),(c1,c3) (`wide`) or one word of the 4 int8. Channels >= vector_channels round ties away (general path). scratch:
  * in_c bytes (a row of the zero point, read by padded taps). */

@@ -227,6 +227,89 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
     TILE_LOOP(TILE_NARROW_BODY);
 }
 
+/* Every channel pair of a pixel pair in one assembly block, for the im2col tile in mode TM_DSP_FAST_SAT (the
+ * output stage of TM_RQ_SAT_ASM without pre-shift or zero point): per pair, LDRD of the two biases, the tile loop,
+ * 4 x (LDM of the channel's parameters, SMLAL, ASR, SSAT, STRB). The loop state lives in a stack struct (memory
+ * operands); the 7 fixed registers are the LDM'ed pixel words (r8, r9, r10, r12) and weights (r5, r6) in the
+ * tile, then the channel's parameters (r4, r5, r6, r8, r9) and output pointers (r10, r12) in the output stage.
+ * pairs >= 1, groups even >= 2. */
+#define PAIRS_TILE_WIDE                                        \
+  "ldmia %[x]!, {r8, r9, r10, r12}\n\t"                      \
+  "ldrd r5, r6, [%[w]], #8\n\t"                              \
+  "smlad %[a00], r8, r5, %[a00]\n\t"                         \
+  "smlad %[a10], r10, r5, %[a10]\n\t"                        \
+  "smlad %[a00], r9, r6, %[a00]\n\t"                         \
+  "smlad %[a10], r12, r6, %[a10]\n\t"                        \
+  "ldrd r5, r6, [%[w]], #8\n\t"                              \
+  "smlad %[a01], r8, r5, %[a01]\n\t"                         \
+  "smlad %[a11], r10, r5, %[a11]\n\t"                        \
+  "smlad %[a01], r9, r6, %[a01]\n\t"                         \
+  "smlad %[a11], r12, r6, %[a11]\n\t"
+#define PAIRS_NARROW_CHANNEL(a0, a1)                           \
+  "ldr r5, [%[w]], #4\n\t"                                   \
+  "sxtb16 r6, r5\n\t"                                        \
+  "smlad %[" a0 "], r8, r6, %[" a0 "]\n\t"                   \
+  "smlad %[" a1 "], r10, r6, %[" a1 "]\n\t"                  \
+  "sxtb16 r5, r5, ror #8\n\t"                                \
+  "smlad %[" a0 "], r9, r5, %[" a0 "]\n\t"                   \
+  "smlad %[" a1 "], r12, r5, %[" a1 "]\n\t"
+#define PAIRS_TILE_NARROW                                      \
+  "ldmia %[x]!, {r8, r9, r10, r12}\n\t"                      \
+  PAIRS_NARROW_CHANNEL("a00", "a10") PAIRS_NARROW_CHANNEL("a01", "a11")
+#define PAIRS_OUT(a, wb, dst)                                  \
+  "ldmia %[x]" wb ", {r4, r5, r6, r8, r9}\n\t"               \
+  "smlal r8, r9, %[" a "], r4\n\t"                           \
+  "asr %[" a "], r9, r6\n\t"                                 \
+  "ssat %[" a "], #8, %[" a "]\n\t"                          \
+  "strb %[" a "], " dst "\n\t"
+#define PAIRS_ASM(TILE)                                                                                     \
+  __asm__ volatile("1:\n\t"                                                                                \
+                   "ldr r4, %[bias]\n\t"                                                                   \
+                   "ldrd %[a00], %[a01], [r4], #8\n\t"                                                     \
+                   "str r4, %[bias]\n\t"                                                                   \
+                   "mov %[a10], %[a00]\n\t"                                                                \
+                   "mov %[a11], %[a01]\n\t"                                                                \
+                   "ldr %[x], %[rows]\n\t"                                                                 \
+                   "ldr r4, %[rows_end]\n\t"                                                               \
+                   "2:\n\t" TILE TILE                                                                      \
+                   "cmp %[x], r4\n\t"                                                                      \
+                   "bne 2b\n\t"                                                                            \
+                   "ldr %[x], %[rc]\n\t"                                                                   \
+                   "ldr r10, %[o0]\n\t"                                                                    \
+                   "ldr r12, %[o1]\n\t"                                                                    \
+                   PAIRS_OUT("a00", "", "[r10], #1") PAIRS_OUT("a10", "!", "[r12], #1")                      \
+                   PAIRS_OUT("a01", "", "[r10], #1") PAIRS_OUT("a11", "!", "[r12], #1")                      \
+                   "str %[x], %[rc]\n\t"                                                                   \
+                   "str r10, %[o0]\n\t"                                                                    \
+                   "str r12, %[o1]\n\t"                                                                    \
+                   "ldr r4, %[left]\n\t"                                                                   \
+                   "subs r4, r4, #1\n\t"                                                                   \
+                   "str r4, %[left]\n\t"                                                                   \
+                   "bne 1b"                                                                                 \
+                   : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x),     \
+                     [w] "+r"(*w), [bias] "+m"(st.bias), [rc] "+m"(st.rc), [o0] "+m"(st.o0), [o1] "+m"(st.o1), \
+                     [left] "+m"(st.left)                                                                    \
+                   : [rows] "m"(st.rows), [rows_end] "m"(st.rows_end)                                        \
+                   : "r4", "r5", "r6", "r8", "r9", "r10", "r12", "cc", "memory")
+static inline __attribute__((always_inline)) void pairs_sat_asm(const int32_t *rows, const uint32_t **w,
+                                                                int32_t groups, const int32_t *bias,
+                                                                const tm_requant_ch *rc, int8_t *o0, int8_t *o1,
+                                                                int32_t pairs, const int32_t wide) {
+  struct {
+    const int32_t *bias, *rows, *rows_end;
+    const tm_requant_ch *rc;
+    int8_t *o0, *o1;
+    int32_t left;
+  } st = {bias, rows, rows + 4 * groups, rc, o0, o1, pairs};
+  int32_t a00, a01, a10, a11;
+  const int32_t *x;
+  if (wide)
+    PAIRS_ASM(PAIRS_TILE_WIDE);
+  else
+    PAIRS_ASM(PAIRS_TILE_NARROW);
+  (void)a00, (void)a01, (void)a10, (void)a11, (void)x;
+}
+
 /* The same for one pixel (an odd last pixel): LDRD of its 2 words (rows keep the 2-pixel interleave), the two
  * channels' weights (2 LDRD of int16, or 2 LDR of int8 widened in place), 4 SMLAD. */
 #define TILE1_WIDE_BODY                                        \
@@ -261,14 +344,23 @@ static inline __attribute__((always_inline)) void tile1_asm(const int32_t *x, co
     TILE1_LOOP(TILE1_NARROW_CHANNEL("a00") TILE1_NARROW_CHANNEL("a01"));
 }
 
-/* The direct (no im2col) x wide-weight 2x2 tile over one tap's `groups` words of the two pixels (s0, s0 + delta):
- * each input word widened in the loop; 19 instructions per 16 MACs, 12 registers. groups >= 1. */
-static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *s0, int32_t delta, const uint32_t **w,
-                                                                  int32_t groups, int32_t *a00, int32_t *a01,
-                                                                  int32_t *a10, int32_t *a11) {
+/* The direct (no im2col) x wide-weight 2x2 tile over every tap: `taps2` holds each tap's input pointers for the two
+ * pixels, interleaved; per tap `bytes` (in_c) input bytes, each word widened in the loop (19 instructions per 16
+ * MACs), 8 instructions to move to the next tap. The tap bounds live in memory operands; 13 registers. */
+static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *const *taps2, int32_t taps,
+                                                                  int32_t bytes, const uint32_t **w, int32_t *a00,
+                                                                  int32_t *a01, int32_t *a10, int32_t *a11) {
   int32_t xa, xb, wa, wb;
-  const int8_t *end = s0 + 4 * groups;
+  const int8_t *s0, *end;
+  intptr_t delta;
+  const int8_t *const *t = taps2, *const *t_end = taps2 + 2 * taps;
   __asm__ volatile("1:\n\t"
+                   "ldr %[s0], [%[t]], #4\n\t"
+                   "ldr %[delta], [%[t]], #4\n\t"
+                   "sub %[delta], %[delta], %[s0]\n\t"
+                   "ldr %[end], %[bytes]\n\t"
+                   "add %[end], %[end], %[s0]\n\t"
+                   "2:\n\t"
                    "ldr %[xa], [%[s0], %[delta]]\n\t"
                    "sxtb16 %[xb], %[xa], ror #8\n\t"
                    "sxtb16 %[xa], %[xa]\n\t"
@@ -287,10 +379,14 @@ static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *
                    "smlad %[a00], %[xa], %[wa], %[a00]\n\t"
                    "smlad %[a00], %[xb], %[wb], %[a00]\n\t"
                    "cmp %[s0], %[end]\n\t"
+                   "bne 2b\n\t"
+                   "ldr %[end], %[t_end]\n\t"
+                   "cmp %[t], %[end]\n\t"
                    "bne 1b"
-                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [s0] "+r"(s0),
-                     [w] "+r"(*w), [xa] "=&r"(xa), [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                   : [delta] "r"(delta), [end] "r"(end)
+                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [s0] "=&r"(s0),
+                     [delta] "=&r"(delta), [end] "=&r"(end), [t] "+r"(t), [w] "+r"(*w), [xa] "=&r"(xa),
+                     [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                   : [bytes] "m"(bytes), [t_end] "m"(t_end)
                    : "cc", "memory");
 }
 
@@ -341,25 +437,31 @@ static inline int32_t dot4(int32_t xa, int32_t xb, int32_t wa, int32_t wb, int32
 /* The channel-pair tile over two pixels: x0/x1 give each tap's widened words (im2col) or input bytes (direct). */
 static inline __attribute__((always_inline)) void tile_pairs(
     const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const int8_t *weights, const int32_t *bias,
-    int32_t out_c, const int32_t *rows, const int8_t *const *tap0, const int8_t *const *tap1, int32_t taps,
+    int32_t out_c, const int32_t *rows, const int8_t *const *taps2, int32_t taps,
     int32_t groups, int8_t *o0, int8_t *o1, const int32_t mode, const int32_t direct, const int32_t single) {
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, pairs = out_c & ~1;
   const int32_t wide = TM_VARIANT_FLAG(p->wide, TM_V_CONV_WIDE, TM_V_CONV_NARROW);
   const uint32_t *w = (const uint32_t *)weights;  /* 4-byte aligned by the generator */
+  const int32_t per_tap = direct ? groups / taps : 0;  /* direct: groups of 4 channels per tap */
   (void)single;  /* only the native im2col tile skips the duplicate pixel */
-  for (int32_t o = 0; o < pairs; o += 2) {
+  int32_t o = 0;
+#if TM_DSP_NATIVE
+  if (mode == TM_DSP_FAST_SAT && !direct && !single && pairs > 0) {
+    pairs_sat_asm(rows, &w, groups, bias, rq->ch, o0, o1, pairs >> 1, wide);
+    o = pairs;
+  }
+#endif
+  for (; o < pairs; o += 2) {
     int32_t a00 = bias[o], a01 = bias[o + 1];
     int32_t a10 = a00, a11 = a01;
     if (direct) {
-      const int32_t per_tap = groups / taps;
 #if TM_DSP_NATIVE
       if (wide) {
-        for (int32_t t = 0; t < taps; ++t)
-          tile_direct_asm(tap0[t], (int32_t)(tap1[t] - tap0[t]), &w, per_tap, &a00, &a01, &a10, &a11);
+        tile_direct_asm(taps2, taps, 4 * per_tap, &w, &a00, &a01, &a10, &a11);
       } else
 #endif
       for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *s0 = tap0[t], *s1 = tap1[t];
+        const int8_t *s0 = taps2[2 * t], *s1 = taps2[2 * t + 1];
 #pragma GCC unroll 2
         for (int32_t g = 0; g < per_tap; ++g) {
           const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
@@ -412,12 +514,10 @@ static inline __attribute__((always_inline)) void tile_pairs(
     o0[o + 1] = y01;
   }
   if (out_c & 1) {  /* the last channel alone (its weights follow the pairs, same per-group layout) */
-    const int32_t o = pairs;
     int32_t a0 = bias[o], a1 = a0;
     if (direct) {
-      const int32_t per_tap = groups / taps;
       for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *s0 = tap0[t], *s1 = tap1[t];
+        const int8_t *s0 = taps2[2 * t], *s1 = taps2[2 * t + 1];
         for (int32_t g = 0; g < per_tap; ++g, s0 += 4, s1 += 4) {
           const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
           int32_t wa, wb;
@@ -442,6 +542,7 @@ static inline __attribute__((always_inline)) void tile_pairs(
   }
 }
 
+/* The input pointer of every tap of output pixel (oy, ox) (pad_row for padded taps), every other entry of `tap`. */
 static void taps_of(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t *input, int32_t kh, int32_t kw,
                     int32_t oy, int32_t ox, const int8_t **tap, const int8_t *pad_row) {
   const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
@@ -449,7 +550,8 @@ static void taps_of(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t
     const int32_t y = y0 + ky * p->dilation_h;
     for (int32_t kx = 0; kx < kw; ++kx) {
       const int32_t x = x0 + kx * p->dilation_w;
-      *tap++ = (y >= 0 && y < in->h && x >= 0 && x < in->w) ? input + (y * in->w + x) * in->c : pad_row;
+      *tap = (y >= 0 && y < in->h && x >= 0 && x < in->w) ? input + (y * in->w + x) * in->c : pad_row;
+      tap += 2;
     }
   }
 }
@@ -466,7 +568,7 @@ static inline __attribute__((always_inline)) void conv_pixels(
   int8_t *gather = (int8_t *)scratch + 4 * p->k4;
   int8_t *pad_row = (int8_t *)scratch;
   int8_t *pair = (int8_t *)scratch + (direct ? (in_dims->c + 3) / 4 * 4 : 4 * p->k4 + ((in_dims->c & 3) ? p->k4 : 0));
-  const int8_t *tap0[TM_CONV_DIRECT_MAX_TAPS], *tap1[TM_CONV_DIRECT_MAX_TAPS];
+  const int8_t *taps2[2 * TM_CONV_DIRECT_MAX_TAPS];  /* direct: per tap, the two pixels' input pointers */
   if (direct) {
     for (int32_t c = 0; c < in_dims->c; ++c) pad_row[c] = (int8_t)p->pad_value;
   }
@@ -474,14 +576,14 @@ static inline __attribute__((always_inline)) void conv_pixels(
     const int32_t second = pix + 1 < pix1 ? pix + 1 : pix;
     int8_t *o0 = output + (pix - pix0) * out_c, *o1 = output + (second - pix0) * out_c;
     if (direct) {
-      taps_of(p, in_dims, input, kh, kw, pix / ow, pix % ow, tap0, pad_row);
-      taps_of(p, in_dims, input, kh, kw, second / ow, second % ow, tap1, pad_row);
+      taps_of(p, in_dims, input, kh, kw, pix / ow, pix % ow, taps2, pad_row);
+      taps_of(p, in_dims, input, kh, kw, second / ow, second % ow, taps2 + 1, pad_row);
     } else {
       im2col(p, in_dims, input, kh, kw, pix / ow, pix % ow, rows, gather);
       im2col(p, in_dims, input, kh, kw, second / ow, second % ow, rows + 2, gather);
     }
     if (fa) {
-      tile_pairs(p, rq, weights, bias, out_c, rows, tap0, tap1, taps, groups, pair, pair + out_c, mode, direct,
+      tile_pairs(p, rq, weights, bias, out_c, rows, taps2, taps, groups, pair, pair + out_c, mode, direct,
                  second == pix);
       const int8_t *s0 = fa->skip + (pix - pix0) * out_c, *s1 = fa->skip + (second - pix0) * out_c;
       if (fa->fast) {
@@ -497,7 +599,7 @@ static inline __attribute__((always_inline)) void conv_pixels(
         }
       }
     } else {
-      tile_pairs(p, rq, weights, bias, out_c, rows, tap0, tap1, taps, groups, o0, o1, mode, direct,
+      tile_pairs(p, rq, weights, bias, out_c, rows, taps2, taps, groups, o0, o1, mode, direct,
                  second == pix);
     }
   }

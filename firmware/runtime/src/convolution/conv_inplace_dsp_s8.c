@@ -4,6 +4,30 @@
  * row kernel's own scratch, after the ring. Batch 1. */
 #include "tinyml/kernels_dsp.h"
 
+/* n bytes from the ring to their place: 16 bytes per LDM/STM pair where both are word aligned (the ring is; rows
+ * usually are), then bytes. */
+static void copy_row(int8_t *to, const int8_t *from, int32_t n) {
+  int32_t i = 0;
+  if ((((uintptr_t)from | (uintptr_t)to) & 3) == 0 && n >= 16) {
+    const int8_t *end = from + (n & ~15);
+#if TM_DSP_NATIVE
+    register int32_t a __asm__("r4"), b __asm__("r5"), c __asm__("r6"), d __asm__("r8");  /* LDM order */
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[f]!, {%[a], %[b], %[c], %[d]}\n\t"
+                     "stmia %[t]!, {%[a], %[b], %[c], %[d]}\n\t"
+                     "cmp %[f], %[end]\n\t"
+                     "bne 1b"
+                     : [f] "+r"(from), [t] "+r"(to), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d)
+                     : [end] "r"(end)
+                     : "cc", "memory");
+#else
+    for (; from != end; from += 16, to += 16) memcpy(to, from, 16);
+#endif
+    n &= 15;
+  }
+  for (; i < n; ++i) to[i] = from[i];
+}
+
 void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_params *ip, const void *p,
                             const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
                             const tm_dims *filter_dims, const void *weights, const int32_t *bias,
@@ -37,17 +61,7 @@ void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_param
       if (lo < hi && dst < need_hi && need_lo < dst + (uintptr_t)out_row) break;
       const int8_t *from = ring + (row % ip->ring_rows) * out_row;
       int8_t *to = output + row * out_row;
-      int32_t i = 0;
-      if ((((uintptr_t)from | (uintptr_t)to) & 3) == 0) {  /* the ring is word aligned; rows usually are */
-        const uint32_t *f = (const uint32_t *)(const void *)from;
-        uint32_t *t = (uint32_t *)(void *)to;
-        for (; i + 8 <= out_row; i += 8, f += 2, t += 2) {
-          const uint32_t a = f[0], b = f[1];
-          t[0] = a;
-          t[1] = b;
-        }
-      }
-      for (; i < out_row; ++i) to[i] = from[i];
+      copy_row(to, from, out_row);
       --pending;
     }
   }

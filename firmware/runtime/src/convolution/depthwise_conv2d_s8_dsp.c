@@ -6,12 +6,10 @@
 
 #define TM_DW_MAX_TAPS 64
 
-/* One group of 4 channels at one output pixel: `taps` (a constant when specialized) tap pointers, weights of the
- * group contiguous (2 words per tap). */
 #if TM_DSP_NATIVE
-/* One tap in assembly: the tap pointer (post-incremented table), its word of 4 channels at offset c, 2 SXTB16, the
- * tap's weights (int16: LDRD of 2 words; int8: LDR of 1 word widened by 2 SXTB16), 4 SMLAxy: 9 (11) instructions for
- * 4 MACs, nothing spilled. */
+/* One tap in assembly: the tap's offset (post-incremented table), its word of 4 channels at that offset from [c]
+ * (the window origin plus the group's channel), 2 SXTB16, the tap's weights (int16: LDRD of 2 words; int8: LDR of
+ * 1 word widened by 2 SXTB16), 4 SMLAxy: 9 (11) instructions for 4 MACs, nothing spilled. */
 #define DW_TAP_ASM(WEIGHTS)                          \
   "ldr %[xo], [%[tb]], #4\n\t"                      \
   "ldr %[xo], [%[xo], %[c]]\n\t"                    \
@@ -35,14 +33,16 @@
   : "memory"
 #endif
 
-/* One group of 4 channels at one output pixel: `taps` (a constant when specialized) tap pointers, weights of the
- * group contiguous per tap: int16 pairs (c0,c2),(c1,c3) in 2 words (`wide`) or the 4 int8 in 1 word. */
-static inline __attribute__((always_inline)) void dw_group(const int8_t *const *tap, int32_t c, const int32_t *wt,
+/* One group of 4 channels at one output pixel: `taps` (a constant when specialized) byte offsets of the taps from
+ * `at` (the pixel's window origin plus the group's channel), weights of the group contiguous per tap: int16 pairs
+ * (c0,c2),(c1,c3) in 2 words (`wide`) or the 4 int8 in 1 word. */
+static inline __attribute__((always_inline)) void dw_group(const intptr_t *offs, uintptr_t at, const int32_t *wt,
                                                            int32_t taps, int32_t wide, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if TM_DSP_NATIVE
   if (taps == 9) {
-    const int8_t *const *tb = tap;
+    const intptr_t *tb = offs;
+    const uintptr_t c = at;
     int32_t xe, xo, we, wo;
     if (wide)
       __asm__ volatile(DW_NINE_TAPS(DW_TAP_ASM(DW_WIDE_WEIGHTS)) DW_ASM_OPERANDS);
@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) void dw_group(const int8_t *const *
   }
 #endif
   for (int32_t t = 0; t < taps; ++t) {
-    const uint32_t xw = tm_load32(tap[t] + c);
+    const uint32_t xw = tm_load32((const void *)(at + (uintptr_t)offs[t]));
     const int32_t xe = tm_sxtb16(xw), xo = tm_sxtb16_ror8(xw);
     int32_t we, wo;
     if (wide) {
@@ -80,27 +80,37 @@ static inline __attribute__((always_inline)) void dw_run(
   const int32_t wide = TM_VARIANT_FLAG(p->wide, TM_V_DW_WIDE, TM_V_DW_NARROW);
   const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = fixed_taps ? fixed_taps : kh * kw;
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, vec = p->vector_channels;
-  const int8_t *tap[TM_DW_MAX_TAPS];
+  /* tap offsets from a pixel's window origin: `inner` for windows inside the input (the same for every such pixel),
+   * `edge` per pixel otherwise, padded taps pointing at the row of zero points in scratch */
+  intptr_t inner[TM_DW_MAX_TAPS], edge[TM_DW_MAX_TAPS];
+  for (int32_t ky = 0, t = 0; ky < kh; ++ky)
+    for (int32_t kx = 0; kx < kw; ++kx, ++t) inner[t] = (ky * p->dilation_h * in_w + kx * p->dilation_w) * ch;
+  const int32_t reach_h = (kh - 1) * p->dilation_h, reach_w = (kw - 1) * p->dilation_w;
   for (int32_t c = 0; c < ch; ++c) scratch[c] = (int8_t)p->pad_value;
   for (int32_t b = 0; b < batches; ++b) {
-    const int8_t *in_b = input + b * in_h * in_w * ch;
+    const uintptr_t in_b = (uintptr_t)(input + b * in_h * in_w * ch);
     for (int32_t oy = row0; oy < row1; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
+      const int32_t rows_inside = y0 >= 0 && y0 + reach_h < in_h;
       for (int32_t ox = 0; ox < out_dims->w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
-        int32_t t = 0;
-        for (int32_t ky = 0; ky < kh; ++ky) {
-          const int32_t y = y0 + ky * p->dilation_h;
-          for (int32_t kx = 0; kx < kw; ++kx, ++t) {
-            const int32_t x = x0 + kx * p->dilation_w;
-            tap[t] = (y >= 0 && y < in_h && x >= 0 && x < in_w) ? in_b + (y * in_w + x) * ch : scratch;
+        const uintptr_t origin = in_b + (uintptr_t)(intptr_t)((y0 * in_w + x0) * ch);
+        const intptr_t *offs = inner;
+        if (!rows_inside || x0 < 0 || x0 + reach_w >= in_w) {
+          for (int32_t ky = 0, t = 0; ky < kh; ++ky) {
+            const int32_t y = y0 + ky * p->dilation_h;
+            for (int32_t kx = 0; kx < kw; ++kx, ++t) {
+              const int32_t x = x0 + kx * p->dilation_w;
+              edge[t] = (y >= 0 && y < in_h && x >= 0 && x < in_w) ? inner[t] : (intptr_t)((uintptr_t)scratch - origin);
+            }
           }
+          offs = edge;
         }
         const int32_t *w = weights;
         int32_t c = 0;
         for (; c < vec; c += 4) {  /* vector_channels is a multiple of 8 */
           int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-          dw_group(tap, c, w, taps, wide, acc);
+          dw_group(offs, origin + (uintptr_t)c, w, taps, wide, acc);
           w += (wide ? 2 : 1) * taps;
 #if TM_DSP_NATIVE
           if (mode == TM_DSP_FAST_SAT || mode == TM_DSP_FAST_SAT_ANY) {  /* TM_RQ_SAT_ASM per output */
@@ -134,7 +144,7 @@ static inline __attribute__((always_inline)) void dw_run(
         }
         for (; c < ch; c += 4) {  /* TFLite's scalar tail rounds ties away from zero */
           int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
-          dw_group(tap, c, w, taps, wide, acc);
+          dw_group(offs, origin + (uintptr_t)c, w, taps, wide, acc);
           w += (wide ? 2 : 1) * taps;
           for (int32_t i = 0; i < 4; ++i) {
             int32_t v = tm_requantize(acc[i], rq->multiplier[c + i], rq->shift[c + i]) + zp;

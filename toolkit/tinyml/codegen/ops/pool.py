@@ -7,7 +7,14 @@ from tinyml.codegen.quant import activation_range
 from tinyml.ir.graph import Operator
 
 
+AVG_POOL_DSP_MAX_WINDOW = 255  # TM_AVG_POOL_DSP_MAX_WINDOW: window sums exact in 16-bit lanes
+
+
 def lower_average_pool2d(op: Operator, ctx: LoweringContext) -> Lowered:
+    x = ctx.tensor(op, 0)
+    window = ctx.option(op, "filterHeight", minimum=1) * ctx.option(op, "filterWidth", minimum=1)
+    if ctx.target.dsp and len(x.shape) == 4 and x.shape[3] % 4 == 0 and window <= AVG_POOL_DSP_MAX_WINDOW:
+        return _lower(op, ctx, "avg_pool2d_s8_dsp")
     return _lower(op, ctx, "avg_pool2d_s8")
 
 
