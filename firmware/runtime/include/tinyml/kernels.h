@@ -154,6 +154,43 @@ typedef struct {
   int32_t backward;            /* 1: compute rows from the last to the first */
 } tm_inplace_params;
 
+/* The in-place schedule shared by tm_conv_inplace_s8 and tm_conv_inplace_dsp_s8: output rows computed into a ring
+ * of ring_rows rows wait there until their place in the output holds no input bytes a later row reads. */
+typedef struct {
+  int32_t rows, in_h, in_row, out_row;  /* output rows; input rows; bytes per input and output row */
+  int32_t ring_rows, backward, stride_h, pad_h, reach;  /* reach: (kernel_h - 1) * dilation_h */
+  const int8_t *input;
+  int8_t *output, *ring;
+  int32_t pending;  /* rows computed into the ring, not copied out yet */
+} tm_inplace_state;
+
+/* After computing output row oy (the k-th row computed) into the ring: copy out, with `copy`, every pending row
+ * whose place no row still to compute reads. */
+static inline void tm_inplace_flush(tm_inplace_state *s, int32_t k, int32_t oy,
+                                    void (*copy)(int8_t *to, const int8_t *from, int32_t n)) {
+  int32_t lo = 0, hi = 0; /* input rows [lo, hi) that the rows still to compute read */
+  ++s->pending;
+  if (k < s->rows - 1) {
+    if (!s->backward) {
+      lo = (oy + 1) * s->stride_h - s->pad_h;
+      lo = lo < 0 ? 0 : (lo > s->in_h ? s->in_h : lo);
+      hi = s->in_h;
+    } else {
+      hi = (oy - 1) * s->stride_h - s->pad_h + s->reach + 1;
+      hi = hi < 0 ? 0 : (hi > s->in_h ? s->in_h : hi);
+    }
+  }
+  const uintptr_t need_lo = (uintptr_t)s->input + (uintptr_t)lo * (uintptr_t)s->in_row;
+  const uintptr_t need_hi = (uintptr_t)s->input + (uintptr_t)hi * (uintptr_t)s->in_row;
+  while (s->pending > 0) {
+    const int32_t row = s->backward ? oy + s->pending - 1 : oy - s->pending + 1;
+    const uintptr_t dst = (uintptr_t)s->output + (uintptr_t)row * (uintptr_t)s->out_row;
+    if (lo < hi && dst < need_hi && need_lo < dst + (uintptr_t)s->out_row) break;
+    copy(s->output + row * s->out_row, s->ring + (row % s->ring_rows) * s->out_row, s->out_row);
+    --s->pending;
+  }
+}
+
 /* `kernel` run row by row over an output that overlaps its input (the input dies with it); pending rows wait in
  * `ring` until their place holds no input bytes still to be read. Same bytes out as `kernel` on separate buffers. */
 void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, const tm_conv_params *p,

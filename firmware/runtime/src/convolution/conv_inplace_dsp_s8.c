@@ -32,37 +32,12 @@ void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_param
                             const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
                             const tm_dims *filter_dims, const void *weights, const int32_t *bias,
                             const tm_dims *out_dims, int8_t *output, int8_t *ring, void *scratch) {
-  const int32_t in_row = in_dims->w * in_dims->c, out_row = out_dims->w * out_dims->c;
-  const int32_t rows = out_dims->h, in_h = in_dims->h;
-  const uintptr_t in_base = (uintptr_t)input, out_base = (uintptr_t)output;
-  int32_t pending = 0;
-  for (int32_t k = 0; k < rows; ++k) {
-    const int32_t oy = ip->backward ? rows - 1 - k : k;
-    kernel(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, ring + (oy % ip->ring_rows) * out_row,
+  tm_inplace_state s = {out_dims->h, in_dims->h, in_dims->w * in_dims->c, out_dims->w * out_dims->c, ip->ring_rows,
+                        ip->backward, ip->stride_h, ip->pad_h, ip->reach, input, output, ring, 0};
+  for (int32_t k = 0; k < s.rows; ++k) {
+    const int32_t oy = ip->backward ? s.rows - 1 - k : k;
+    kernel(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, ring + (oy % ip->ring_rows) * s.out_row,
            scratch, oy, oy + 1);
-    ++pending;
-    /* input rows [lo, hi) that the rows still to compute read */
-    int32_t lo = 0, hi = 0;
-    if (k < rows - 1) {
-      if (!ip->backward) {
-        lo = (oy + 1) * ip->stride_h - ip->pad_h;
-        lo = lo < 0 ? 0 : (lo > in_h ? in_h : lo);
-        hi = in_h;
-      } else {
-        hi = (oy - 1) * ip->stride_h - ip->pad_h + ip->reach + 1;
-        hi = hi < 0 ? 0 : (hi > in_h ? in_h : hi);
-      }
-    }
-    const uintptr_t need_lo = in_base + (uintptr_t)lo * (uintptr_t)in_row;
-    const uintptr_t need_hi = in_base + (uintptr_t)hi * (uintptr_t)in_row;
-    while (pending > 0) {
-      const int32_t row = ip->backward ? oy + pending - 1 : oy - pending + 1;
-      const uintptr_t dst = out_base + (uintptr_t)row * (uintptr_t)out_row;
-      if (lo < hi && dst < need_hi && need_lo < dst + (uintptr_t)out_row) break;
-      const int8_t *from = ring + (row % ip->ring_rows) * out_row;
-      int8_t *to = output + row * out_row;
-      copy_row(to, from, out_row);
-      --pending;
-    }
+    tm_inplace_flush(&s, k, oy, copy_row);
   }
 }

@@ -9,22 +9,24 @@
  * column of pixels: in [1, pixels, 1, in_c], out [1, pixels, 1, out_c]). */
 #include "tinyml/kernels.h"
 
+static void copy_bytes(int8_t *to, const int8_t *from, int32_t n) {
+  for (int32_t i = 0; i < n; ++i) to[i] = from[i];
+}
+
 void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, const tm_conv_params *p,
                         const tm_channel_quant *q, const tm_dims *in_dims, const int8_t *input,
                         const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                         const tm_dims *out_dims, int8_t *output, int8_t *ring) {
-  const int32_t in_row = in_dims->w * in_dims->c, out_row = out_dims->w * out_dims->c;
-  const int32_t rows = out_dims->h, in_h = in_dims->h;
-  const int32_t reach = (filter_dims->h - 1) * p->dilation_h;  /* window rows below its top row */
-  const uintptr_t in_base = (uintptr_t)input, out_base = (uintptr_t)output;
+  const int32_t in_row = in_dims->w * in_dims->c, in_h = in_dims->h;
+  tm_inplace_state s = {out_dims->h, in_h, in_row, out_dims->w * out_dims->c, ip->ring_rows, ip->backward,
+                        p->stride_h, p->pad_h, (filter_dims->h - 1) * p->dilation_h, input, output, ring, 0};
   tm_conv_params rp = *p;
   tm_dims window = *in_dims, one = *out_dims;
   window.n = 1;
   one.n = 1;
   one.h = 1;
-  int32_t pending = 0;
-  for (int32_t k = 0; k < rows; ++k) {
-    const int32_t oy = ip->backward ? rows - 1 - k : k;
+  for (int32_t k = 0; k < s.rows; ++k) {
+    const int32_t oy = ip->backward ? s.rows - 1 - k : k;
     const int32_t top = oy * p->stride_h - p->pad_h;
     const int8_t *src = input;
     if (top >= 0) {
@@ -35,30 +37,7 @@ void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, cons
       rp.pad_h = -top;
       window.h = in_h;
     }
-    kernel(&rp, q, &window, src, filter_dims, filter, bias, &one, ring + (oy % ip->ring_rows) * out_row);
-    ++pending;
-    /* input rows [lo, hi) that the rows still to compute read */
-    int32_t lo = 0, hi = 0;
-    if (k < rows - 1) {
-      if (!ip->backward) {
-        lo = (oy + 1) * p->stride_h - p->pad_h;
-        lo = lo < 0 ? 0 : (lo > in_h ? in_h : lo);
-        hi = in_h;
-      } else {
-        hi = (oy - 1) * p->stride_h - p->pad_h + reach + 1;
-        hi = hi < 0 ? 0 : (hi > in_h ? in_h : hi);
-      }
-    }
-    const uintptr_t need_lo = in_base + (uintptr_t)lo * (uintptr_t)in_row;
-    const uintptr_t need_hi = in_base + (uintptr_t)hi * (uintptr_t)in_row;
-    while (pending > 0) {
-      const int32_t row = ip->backward ? oy + pending - 1 : oy - pending + 1;
-      const uintptr_t dst = out_base + (uintptr_t)row * (uintptr_t)out_row;
-      if (lo < hi && dst < need_hi && need_lo < dst + (uintptr_t)out_row) break;
-      const int8_t *from = ring + (row % ip->ring_rows) * out_row;
-      int8_t *to = output + row * out_row;
-      for (int32_t i = 0; i < out_row; ++i) to[i] = from[i];
-      --pending;
-    }
+    kernel(&rp, q, &window, src, filter_dims, filter, bias, &one, ring + (oy % ip->ring_rows) * s.out_row);
+    tm_inplace_flush(&s, k, oy, copy_bytes);
   }
 }
