@@ -5,8 +5,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
-
 import hashlib
 import json
 import os
@@ -14,7 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
@@ -200,7 +198,7 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str =
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        target = dataclasses.replace(Target.for_board(board), wide_fc=WEIGHT_LAYOUTS[weights])
+        target = replace(Target.for_board(board), wide_fc=WEIGHT_LAYOUTS[weights])
         compiled = compile_model(Path(model_path), work / "model", target=target)
         result = build_compiled(compiled, board, work, final_dir=out_dir, weights=weights)
         _replace_dir(work, out_dir)

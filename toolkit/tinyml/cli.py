@@ -9,8 +9,11 @@ import click
 
 from tinyml.errors import TinymlError
 
-WEIGHTS_HELP = ("Conv/FC weight layout of the DSP kernels (M4/M7/M33/M55): int16 runs fewer instructions and doubles "
-                "those weights in flash; auto takes int16 when the doubled weights fit in half the flash.")
+# `tinyml build` and `tinyml bench`: the DSP kernels' weight layout (tinyml.build.WEIGHT_LAYOUTS)
+weights_option = click.option(
+    "--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
+    help="Conv/FC weight layout of the DSP kernels (M4/M7/M33/M55): int16 runs fewer instructions and doubles "
+         "those weights in flash; auto takes int16 when the doubled weights fit in half the flash.")
 
 
 class _Cli(click.Group):
@@ -98,8 +101,7 @@ def boards(as_json: bool) -> None:
 @click.option("--board", "board_name", required=True, help="Board name (see `tinyml boards`) or a .toml profile.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Build directory (replaced): sources, firmware.elf/.bin/.hex, build.json.")
-@click.option("--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
-              help=WEIGHTS_HELP)
+@weights_option
 @click.option("--json", "as_json", is_flag=True, help="Print build.json.")
 def build(model: Path, board_name: str, out_dir: Path, weights: str, as_json: bool) -> None:
     """Build firmware for MODEL (.tflite) on a board; exit code 3 if it does not fit."""
@@ -143,8 +145,7 @@ def flash(board_name: str, build_dir: Path, probe: str | None, dry_run: bool) ->
               help="Firmware build directory (reused if it holds this model for this board; default: a cache).")
 @click.option("--cycles", is_flag=True, help="Also estimate cycles per inference and MAC/cycle from a traced run "
                                               "(emulated Cortex-M4/M7: their instruction timings).")
-@click.option("--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
-              help=WEIGHTS_HELP)
+@weights_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def bench(model: Path, board_name: str, emulator: str | None, port: str | None, inputs_path: Path | None,
           output_path: Path | None, runs: int | None, build_dir: Path | None, cycles: bool, weights: str,

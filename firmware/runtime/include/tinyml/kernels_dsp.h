@@ -157,7 +157,8 @@ void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *
                                const void *weights, const int32_t *bias, int8_t *output, int32_t *scratch);
 
 /* Convolution as a GEMM over im2col rows of two pixels at a time: k = (ky*kw + kx)*in_c + ic, padded to k4 with
- * zero weights (im2col: k4 a multiple of 8, an even number of groups of 4; direct: of 4). weights: output channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
+ * zero weights (im2col: k4 a multiple of 8, an even number of groups of 4; direct: of 4). weights: output
+ * channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
  * an odd last channel: its words. scratch (TM_CONV_DSP_SCRATCH): 4*k4 bytes (two widened rows) + k4 bytes (gather
  * row) when in_c % 4; with `direct` (in_c % 4 == 0, at most TM_CONV_DIRECT_MAX_TAPS taps) no im2col: the input is
  * read and widened in place, scratch is one row of in_c zero-point bytes for padded taps. */
@@ -195,7 +196,8 @@ void tm_avg_pool2d_s8_dsp(const tm_pool_params *p, const tm_dims *in_dims, const
                           const tm_dims *out_dims, int8_t *output);
 
 /* Depthwise convolution, depth multiplier 1, channels % 4 == 0. weights: per group of 4 channels, per tap, two
- * words of int16 pairs (c0,c2),(c1,c3) (`wide`) or one word of the 4 int8. Channels >= vector_channels round ties away (general path). scratch:
+ * words of int16 pairs (c0,c2),(c1,c3) (`wide`) or one word of the 4 int8. Channels >= vector_channels round
+ * ties away (general path). scratch:
  * in_c bytes (a row of the zero point, read by padded taps). */
 typedef struct {
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;

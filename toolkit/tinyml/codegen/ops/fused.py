@@ -28,8 +28,8 @@ def lower_conv2d_add(op: Operator, ctx: LoweringContext) -> Lowered:
     p = f"op{op.index}"
     if ctx.target.dsp:  # the DSP convolution (its inner loop and output stage) with the ADD in its epilogue
         direct = op.index in ctx.low_scratch and dsp.conv_direct_possible(x, w)
-        decls, wsym, bsym, scratch, variants = dsp.conv2d_weights(op, ctx, x, w, bias, t, mults, shifts, geometry, act_min,
-                                                        act_max, direct)
+        decls, wsym, bsym, scratch, variants = dsp.conv2d_weights(op, ctx, x, w, bias, t, mults, shifts, geometry,
+                                                                  act_min, act_max, direct)
         decls += f"\nstatic const tm_add_params {p}_add = {add_params(a, b, y, add_min, add_max)};"
         call = (f"tm_conv2d_add_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, {wsym}, {bsym}, "
                 f"&{p}_out, &{p}_add, {int(conv_first)}, {ctx.activation(skip)}, {ctx.activation(y)}, "
