@@ -1,7 +1,7 @@
 """The MLPerf Tiny reference architectures (mlcommons/tiny, benchmark/training/*) in the Keras functional API.
 
 Layer for layer as in the reference training scripts, with batch size 1 fixed at the input, so the int8
-conversions have the same operators and shapes as the official files in ../shared/models/mlperf-tiny/:
+conversions have the same operators and shapes as the official files in models/mlperf-tiny/:
 DS-CNN (keyword spotting), MobileNetV1 0.25 (visual wake words), ResNet-8 (CIFAR-10 image classification) and the
 fully connected autoencoder (ToyCar anomaly detection). Dropout and weight regularizers only matter in training
 and are left out. Weights are random; `fit_batch_norm` sets the BatchNormalization statistics from data so that
@@ -98,7 +98,7 @@ def fit_batch_norm(model: keras.Model, data: np.ndarray, rng: np.random.Generato
 
 @dataclass(frozen=True)
 class Architecture:
-    """A reference architecture: its Keras builder and the reference file's name in ../shared/models/mlperf-tiny."""
+    """A reference architecture: its Keras builder and the reference file's name in models/mlperf-tiny."""
     name: str
     build: Callable[[], keras.Model]
     reference_file: str

@@ -26,9 +26,9 @@ RECIPES = ("kws", "image", "resnet8", "anomaly", "gesture")
 
 
 def device_accuracy(tflite: Path, data, board) -> tuple[float, bool]:
-    from tinyml.bench import bench
-    from tinyml.quantize import io_quant, quantize_inputs
-    from tinyml.trainer import score
+    from tinyml.device.bench import bench
+    from tinyml.train.quantize import io_quant, quantize_inputs
+    from tinyml.train.trainer import score
 
     (si, zi), (so, zo) = io_quant(tflite.read_bytes())
     xq = quantize_inputs(data.x_test, si, zi)
@@ -44,11 +44,11 @@ def main() -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--work", type=Path)
     args = ap.parse_args()
-    from tinyml.board import get_board
-    from tinyml.distill import distill
-    from tinyml.prune import prune
-    from tinyml.quantize import quantize
-    from tinyml.trainer import data_for, train
+    from tinyml.device.boards import get_board
+    from tinyml.train.distill import distill
+    from tinyml.train.prune import prune
+    from tinyml.train.quantize import quantize
+    from tinyml.train.trainer import data_for, train
 
     board = get_board(args.board)
     work = args.work or Path(tempfile.mkdtemp(prefix="tinyml-bench-acc-"))
@@ -73,7 +73,7 @@ def main() -> int:
              "split). Test-split metric: accuracy, or ROC AUC for the anomaly autoencoder.", "",
              "| recipe | architecture | data (hash) | params | test samples | float | int8 (TFLite) | compiled C (host) "
              "| on device (QEMU) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    from tinyml.recipes import RECIPES as R
+    from tinyml.train.recipes import RECIPES as R
     for name, m, q, dev, match in rows:
         lines.append(f"| {name} | {R[name].architecture} | {m['dataset']['name']} ({m['dataset']['content_hash']}) "
                      f"| {m['params']} | {q.test_samples} | {q.float_accuracy:.4f} | {q.int8_accuracy:.4f} | "

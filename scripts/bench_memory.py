@@ -1,7 +1,7 @@
 """Memory benchmark: tinyml's arena against TFLite Micro's minimum tensor arena, per model.
 
 Usage: python scripts/bench_memory.py [--write-docs] [--no-reference] [MODEL.tflite ...]
-(default: the four MLPerf Tiny reference models in ../shared/models/mlperf-tiny/ and our four Keras reference
+(default: the four MLPerf Tiny reference models in models/mlperf-tiny/ and our four Keras reference
 architectures written by scripts/make_reference_models.py)
 
 For each model: tinyml's arena (`arena_bytes` of `tinyml compile`: activations and every scratch buffer) for the
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-MLPERF_TINY_DIR = REPO_DIR.parent / "shared" / "models" / "mlperf-tiny"
+MLPERF_TINY_DIR = REPO_DIR / "models" / "mlperf-tiny"
 MLPERF_TINY_MODELS = ("kws.tflite", "vww.tflite", "ic.tflite", "ad.tflite")
 _MAX_ARENA = 64 << 20
 
@@ -93,7 +93,7 @@ def ours(model_path: Path, target: str | None) -> tuple[int, int]:
     """(arena bytes, weights bytes) of tinyml's compilation of the model for `target`."""
     import tempfile
 
-    from tinyml.codegen import compile_model
+    from tinyml.compiler.codegen import compile_model
 
     with tempfile.TemporaryDirectory(prefix="tinyml-bench-memory-") as tmp:
         result = compile_model(model_path, Path(tmp), target=target)

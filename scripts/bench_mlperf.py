@@ -4,10 +4,10 @@ Usage: python scripts/bench_mlperf.py [--runs N] [--models kws,ic] [--cores M4,M
                                       [--doc docs/BENCHMARKS.md | --no-doc]
 
 For each model and each emulated core (M3 mps2-an385, M4 mps2-an386, M7 mps2-an500, M33 mps2-an505, M55
-mps3-an547), through `tinyml.bench` (every output checked byte for byte against our host build and the TFLite
+mps3-an547), through `tinyml.device.bench` (every output checked byte for byte against our host build and the TFLite
 interpreter): instructions per inference in QEMU (`-icount shift=0`), MACs per instruction (MACs of the conv,
 depthwise and fully connected layers, counted from the graph), on the M4 and M7 the estimated cycles of one traced
-inference and MACs per cycle (`tinyml.targets.cycle_estimate`: Cortex-M4 timings, zero wait states), arena bytes,
+inference and MACs per cycle (`tinyml.device.targets.cycle_estimate`: Cortex-M4 timings, zero wait states), arena bytes,
 peak stack, flash excluding the weights. The M4 twice: the default build (`--weights auto`: int16 conv/FC weights
 where the flash allows, for speed) and "M4-int8" (`tinyml build --weights int8`: half the weight bytes). On the M4
 the same figures beside the TFLM figures of issue 5 (measured for this project the same way) as ratios ours / TFLM,
@@ -16,7 +16,7 @@ with the issue's acceptance bounds.
 Bounded time: the emulator runs the inferences in well under a second each; the wall time goes into streaming the
 inputs through QEMU's UART (~12 KB/s: 2.3 s per VWW input) and tracing one inference per model on M4/M7 (about
 10 s for VWW). The whole table (4 models x 5 cores, 3 runs) takes about 1.5 minutes with --jobs 2. Each QEMU
-session is bounded by `tinyml.bench`'s timeouts, so a hung kernel fails its cell instead of the script.
+session is bounded by `tinyml.device.bench`'s timeouts, so a hung kernel fails its cell instead of the script.
 
 The Markdown is printed and written into the document between the markers below (other scripts own other
 sections of the same file); if any output differs or any cell fails, the document is left alone and the exit code
@@ -36,17 +36,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyml.bench import CYCLE_ESTIMATE_CORES, bench
-from tinyml.board import get_board
-from tinyml.build import WEIGHT_LAYOUTS
-from tinyml.codegen import compile_model
-from tinyml.codegen.target import Target
-from tinyml.ir.graph import Graph
-from tinyml.ir.reader import read_tflite
+from tinyml.device.bench import CYCLE_ESTIMATE_CORES, bench
+from tinyml.device.boards import get_board
+from tinyml.device.build import WEIGHT_LAYOUTS
+from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.target import Target
+from tinyml.compiler.ir.graph import Graph
+from tinyml.compiler.ir.reader import read_tflite
 from tinyml.npyio import write_atomically
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-MLPERF_TINY_DIR = REPO_DIR.parent / "shared" / "models" / "mlperf-tiny"
+MLPERF_TINY_DIR = REPO_DIR / "models" / "mlperf-tiny"
 REFERENCE_BOARD = "mps2-an386"
 CORES = {"M3": "mps2-an385", "M4": "mps2-an386", "M7": "mps2-an500", "M33": "mps2-an505", "M55": "mps3-an547"}
 # The M4 is measured twice: the default build (int16 conv/FC weights when the flash allows, for speed) and the
@@ -204,7 +204,7 @@ def render(cells: list[Cell], runs: int) -> str:
              "exactly (× 40 on MPS2, × 50 on AN505, × 31.25 on AN547; one tick of resolution), the mean over the "
              "runs. MACs: conv, depthwise and fully connected layers, from the graph. Estimated cycles: one more "
              "inference traced in QEMU and costed with the Cortex-M4 instruction timings of its TRM (zero wait "
-             "states; `tinyml.targets.cycle_estimate`); given on the M4 and, with the same single-issue table, on "
+             "states; `tinyml.device.targets.cycle_estimate`); given on the M4 and, with the same single-issue table, on "
              "the dual-issue M7, where it leans pessimistic; no timing model for M3, M33, M55. Arena: every "
              "activation and scratch buffer of the plan. Peak stack: the harness's whole stack (protocol "
              "included) from stack painting. Flash excluding weights = the image's flash bytes minus the model's "

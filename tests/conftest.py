@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-MLPERF_DIR = Path(os.environ.get("TINYML_MLPERF_DIR", REPO.parent / "shared" / "models" / "mlperf-tiny"))
+MLPERF_DIR = Path(os.environ.get("TINYML_MLPERF_DIR", REPO / "models" / "mlperf-tiny"))  # vendored, with SHA256SUMS
 MLPERF_MODELS = ("kws", "vww", "ic", "ad")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import tinyml.codegen.compiler as compiler
-from tinyml.codegen import inplace
+import tinyml.compiler.codegen.compiler as compiler
+from tinyml.compiler.codegen import inplace
 
 
 def force_inplace(monkeypatch: pytest.MonkeyPatch) -> None:

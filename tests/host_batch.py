@@ -11,9 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-from tinyml.codegen import CompileResult, compile_graph
-from tinyml.host import HOST_CFLAGS, decode_samples, encode_samples
-from tinyml.ir.reader import parse_tflite
+from tinyml.compiler.codegen import CompileResult, compile_graph
+from tinyml.device.targets.host import HOST_CFLAGS, decode_samples, encode_samples
+from tinyml.compiler.ir.reader import parse_tflite
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class BatchCase:
 
 def run_batch(cases: Sequence[BatchCase], workdir: Path | None = None, target=None) -> list[list[np.ndarray]]:
     """Compile every case into one executable and run each case's samples; returns outputs per case.
-    `target` (tinyml.codegen.target): which kernel variants the generator picks (default: portable)."""
+    `target` (tinyml.compiler.codegen.target): which kernel variants the generator picks (default: portable)."""
     with tempfile.TemporaryDirectory(prefix="tinyml-batch-") as tmp:
         root = Path(workdir or tmp)
         results = [compile_graph(parse_tflite(c.model, f"case{k}.tflite"), root / f"case{k}", f"tm_case{k}",

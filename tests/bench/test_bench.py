@@ -1,4 +1,4 @@
-"""`tinyml.bench` in QEMU: every emulated board, the four MLPerf Tiny models and independently built random
+"""`tinyml.device.bench` in QEMU: every emulated board, the four MLPerf Tiny models and independently built random
 networks return outputs byte-identical to the references (our host build and the TFLite interpreter), with
 instruction counts that repeat exactly; the serial-port path is exercised against the emulator's UART."""
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from tests import tflite_models as tm
 from tests.codegen.test_models import varied_inputs
 from tests.conftest import MLPERF_MODELS
-from tinyml.bench import BenchReport, bench, random_inputs
-from tinyml.board import all_boards, get_board
-from tinyml.codegen import TensorInfo
-from tinyml.targets.qemu import QemuSession
+from tinyml.device.bench import BenchReport, bench, random_inputs
+from tinyml.device.boards import all_boards, get_board
+from tinyml.compiler.codegen import TensorInfo
+from tinyml.device.targets.qemu import QemuSession
 
 EMULATED = [b.name for b in all_boards() if b.emulator is not None]
 # Inputs per MLPerf model: QEMU streams ~12 KB/s into the UART, so one VWW input (27 KB) costs ~1.3 s of wall

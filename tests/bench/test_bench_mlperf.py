@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from tests.conftest import MLPERF_MODELS, REPO
-from tinyml.ir.reader import read_tflite
+from tinyml.compiler.ir.reader import read_tflite
 
 ISSUE_5_MACS = {"kws": 2_656_768, "vww": 7_489_664, "ic": 12_501_632, "ad": 264_192}
 

@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 from tests import tflite_models as tm
 from tests.firmware.fwtools import DummyModel
-from tinyml import bench as bench_module
-from tinyml.bench import bench
-from tinyml.board import get_board
-from tinyml.build import build_compiled
+from tinyml.device import bench as bench_module
+from tinyml.device.bench import bench
+from tinyml.device.boards import get_board
+from tinyml.device.build import build_compiled
 from tinyml.cli import main
-from tinyml.codegen import compile_model
+from tinyml.compiler.codegen import compile_model
 from tinyml.errors import TinymlError
 
 REPORT_KEYS = {"board", "runs", "outputs_match", "outputs_total", "instructions_per_inference", "latency_ms_estimate",
@@ -113,7 +113,7 @@ def test_bench_json_and_output(network: Path, tmp_path: Path) -> None:
 @pytest.mark.qemu
 def test_bench_cycle_estimate(network: Path, tmp_path: Path) -> None:
     """--cycles adds the traced estimate (Cortex-M4 timings) and MAC/cycle; MACs come from the graph."""
-    from tinyml.modelstats import model_stats
+    from tinyml.compiler.stats import model_stats
 
     proc = _tinyml("bench", str(network), "--board", "mps2-an386", "--runs", "2", "--cycles", "--json",
                    cache=tmp_path / "cache")

@@ -21,11 +21,11 @@ import pytest
 
 from tests.forcing import force_inplace, force_low_scratch
 from tests.tflite_models import Case, GraphBuilder, merged_cases, run_reference
-from tinyml.bench import bench
-from tinyml.board import get_board
-from tinyml.build import build_compiled
-from tinyml.codegen import compile_model
-from tinyml.codegen.target import Target
+from tinyml.device.bench import bench
+from tinyml.device.boards import get_board
+from tinyml.device.build import build_compiled
+from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.target import Target
 
 pytestmark = pytest.mark.qemu
 

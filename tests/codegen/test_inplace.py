@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tinyml.codegen.compiler as compiler
+import tinyml.compiler.codegen.compiler as compiler
 from tests.forcing import force_inplace, force_low_scratch
 from tests.host_batch import BatchCase, run_batch
 from tests.tflite_models import (GraphBuilder, _add_conv, _add_depthwise, _choice, random_case, random_network,
                                  random_qp, residual_blocks, run_reference)
-from tinyml.codegen.target import Target
+from tinyml.compiler.codegen.target import Target
 
 DSP = Target("host", dsp=True)
 

@@ -7,8 +7,8 @@ import pytest
 
 from tests.host_batch import BatchCase, run_batch
 from tests.tflite_models import OPS, random_case, run_reference
-from tinyml.codegen.ops import LOWERINGS
-from tinyml.codegen.target import Target
+from tinyml.compiler.codegen.ops import LOWERINGS
+from tinyml.compiler.codegen.target import Target
 
 CASES_PER_OP = 150
 SAMPLES_PER_CASE = 4

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.codegen.test_kernels import check_operator
-from tinyml.codegen.target import Target
+from tinyml.compiler.codegen.target import Target
 
 CASES_PER_OP = 150
 VARIANT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D")

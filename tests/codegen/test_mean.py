@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from tests.tflite_models import QParams, GraphBuilder, mean, run_reference
-from tinyml.codegen import compile_model
+from tinyml.compiler.codegen import compile_model
 from tinyml.errors import TinymlError
-from tinyml.host import run_host, sample_shape
+from tinyml.device.targets.host import run_host, sample_shape
 
 RANDOM_CASES = 320
 CASES_PER_MODEL = 8

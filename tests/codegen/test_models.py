@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import MLPERF_MODELS, REPO
 from tests.host_batch import BatchCase, run_batch
 from tests.tflite_models import random_network, run_reference
-from tinyml.codegen import compile_model
-from tinyml.codegen.target import Target
-from tinyml.host import run_host
+from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.target import Target
+from tinyml.device.targets.host import run_host
 
 SAMPLES = 100
 RANDOM_NETWORKS = 60

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyml.codegen import compile_model
-from tinyml.codegen.context import Lowered
-from tinyml.codegen.inplace import choose_geometry, simulate_ring
+from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.context import Lowered
+from tinyml.compiler.codegen.inplace import choose_geometry, simulate_ring
 from tinyml.errors import TinymlError
-from tinyml.ir.graph import Graph, Operator, Quantization, Tensor
-from tinyml.plan import lifetimes, plan_memory
+from tinyml.compiler.ir.graph import Graph, Operator, Quantization, Tensor
+from tinyml.compiler.plan import lifetimes, plan_memory
 
 
 def _tensor(index: int, size: int, const: bool = False) -> Tensor:

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from tinyml.board import Board
-from tinyml.build import hal_sources, link, render_board_sources
+from tinyml.device.boards import Board
+from tinyml.device.build import hal_sources, link, render_board_sources
 
 HERE = Path(__file__).resolve().parent
 SELFTEST_MAIN = HERE / "selftest.c"
@@ -43,7 +43,7 @@ const tm_io *tm_model_output(uint32_t index) {{ return index == 0u ? &output : 0
 
 @dataclass(frozen=True)
 class DummyModel:
-    """Satisfies tinyml.build.CompiledModel."""
+    """Satisfies tinyml.device.build.CompiledModel."""
 
     sources: tuple[Path, ...]
     include_dirs: tuple[Path, ...]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyml.board import all_boards, get_board, load_board
+from tinyml.device.boards import all_boards, get_board, load_board
 from tinyml.errors import TinymlError
 
 EMULATED = {"mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547", "netduinoplus2", "lm3s6965evb",

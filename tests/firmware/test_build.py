@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.firmware.fwtools import build_selftest, write_dummy_model
-from tinyml.board import all_boards, get_board
-from tinyml.build import build_compiled, build_firmware, gcc_flags, require_fit
+from tinyml.device.boards import all_boards, get_board
+from tinyml.device.build import build_compiled, build_firmware, gcc_flags, require_fit
 from tinyml.errors import TinymlError
 
 BOARDS = [b.name for b in all_boards()]

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tinyml.board import get_board
-from tinyml.build import GCC, gcc_flags
-from tinyml.codegen import compile_model
-from tinyml.codegen.compiler import RUNTIME_DIR, RUNTIME_INCLUDE_DIR, VARIANTS_H
-from tinyml.codegen.target import Target
+from tinyml.device.boards import get_board
+from tinyml.device.build import GCC, gcc_flags
+from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.compiler import RUNTIME_DIR, RUNTIME_INCLUDE_DIR, VARIANTS_H
+from tinyml.compiler.codegen.target import Target
 
 DSP_BOARDS = ("mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
 DSP_SOURCES = sorted((RUNTIME_DIR / "src").rglob("*_dsp*.c"))
-MLPERF_KWS = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "mlperf-tiny" / "kws.tflite"
+MLPERF_KWS = Path(__file__).resolve().parents[2] / "models" / "mlperf-tiny" / "kws.tflite"
 
 
 def _text_bytes(board: str, source: Path, include_dirs: list[Path], out: Path) -> int:
@@ -59,8 +59,8 @@ def test_portable_build_writes_no_variants_header(tmp_path: Path) -> None:
 
 
 def test_weight_layout_option_trades_flash(tmp_path: Path) -> None:
-    from tinyml.bench import _reusable
-    from tinyml.build import build_firmware
+    from tinyml.device.bench import _reusable
+    from tinyml.device.build import build_firmware
 
     board = get_board("mps2-an386")
     small = build_firmware(MLPERF_KWS, board, tmp_path / "int8", weights="int8")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests import tflite_models as tm
-from tinyml.board import all_boards, get_board
-from tinyml.build import build_firmware
-from tinyml.protocol import ERR_TIMEOUT, NAK, SYNC, FrameDecoder, connect
-from tinyml.targets.qemu import QemuSession
+from tinyml.device.boards import all_boards, get_board
+from tinyml.device.build import build_firmware
+from tinyml.device.protocol import ERR_TIMEOUT, NAK, SYNC, FrameDecoder, connect
+from tinyml.device.targets.qemu import QemuSession
 
 EMULATED = [b.name for b in all_boards() if b.emulator is not None]
 pytestmark = pytest.mark.qemu

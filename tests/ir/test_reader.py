@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests import tflite_models as tm
-from tinyml.codegen import compile_graph
+from tinyml.compiler.codegen import compile_graph
 from tinyml.errors import TinymlError
-from tinyml.ir.reader import parse_tflite, read_tflite
+from tinyml.compiler.ir.reader import parse_tflite, read_tflite
 
 MUTATIONS = 400
 SECONDS_PER_CASE = 10

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyml.paths import FIRMWARE_DIR
-from tinyml.protocol import Frame, FrameDecoder, encode_frame
+from tinyml.device.protocol import Frame, FrameDecoder, encode_frame
 
 HERE = Path(__file__).parent
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"

@@ -6,7 +6,7 @@ import zlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyml.protocol import MAX_PAYLOAD_LIMIT, SYNC, Frame, FrameDecoder, encode_frame
+from tinyml.device.protocol import MAX_PAYLOAD_LIMIT, SYNC, Frame, FrameDecoder, encode_frame
 
 frames = st.builds(Frame, type=st.integers(0, 255), seq=st.integers(0, 0xFFFF), payload=st.binary(max_size=300))
 # Noise rich in sync bytes, so that false frame starts are common.

@@ -11,7 +11,7 @@ import pytest
 
 from proto_support import FAKE_INVOKE_TICKS, IN0_BYTES, IN1_BYTES, expected_outputs
 from tinyml.errors import TinymlError
-from tinyml.protocol import CMD_READ_OUTPUT, READ_ARGS, DeviceLink, TensorInfo, connect
+from tinyml.device.protocol import CMD_READ_OUTPUT, READ_ARGS, DeviceLink, TensorInfo, connect
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from proto_support import IN0_BYTES, IN1_BYTES, DropFrames, LinkProxy, RandomDamage, Transform, expected_outputs
 from tinyml.errors import TinymlError
-from tinyml.protocol import ACK_BIT, CMD_INVOKE, DeviceLink, connect
+from tinyml.device.protocol import ACK_BIT, CMD_INVOKE, DeviceLink, connect
 
 
 MakeProxy = Callable[[Transform, Transform], LinkProxy]

@@ -6,8 +6,8 @@ import wave
 import numpy as np
 import pytest
 
-from tinyml.data import load_dataset
-from tinyml.data.features import FeatureParams, extract
+from tinyml.train.data import load_dataset
+from tinyml.train.data.features import FeatureParams, extract
 from tinyml.errors import TinymlError
 
 

@@ -77,7 +77,7 @@ def cnn(tmp_path_factory):
 
 
 def test_onnx_quantize_host_equals_tflite(cnn, tmp_path, train_cache):
-    from tinyml.quantize import io_quant, quantize_inputs, tflite_run
+    from tinyml.train.quantize import io_quant, quantize_inputs, tflite_run
 
     out = tmp_path / "cnn.tflite"
     r = run_json("quantize", cnn / "cnn.onnx", "--calib", cnn / "data.npz", "-o", out)
@@ -126,7 +126,7 @@ def test_onnx_translation_variants(tmp_path):
     padding, Clip(0, 6), Mul by a per-channel constant, channel Concat, the Shape/Gather/Unsqueeze/Concat
     arithmetic of `x.view(x.size(0), -1)`, BatchNorm1d after Gemm, Softmax; opset 11 (BatchNormalization
     with the old attributes)."""
-    from tinyml.onnx_import import onnx_to_keras
+    from tinyml.train.onnx_import import onnx_to_keras
 
     rng = np.random.default_rng(2)
 

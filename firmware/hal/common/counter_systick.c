@@ -3,7 +3,7 @@
  *
  * Under `qemu-system-arm -icount shift=0` every guest instruction takes 1 ns of virtual time and SysTick runs
  * at the machine's modelled clock, so one tick = 1e9 / TM_BOOT_CLOCK_HZ instructions
- * (tinyml.targets.qemu.ticks_to_instructions).
+ * (tinyml.device.targets.qemu.ticks_to_instructions).
  *
  * Determinism: a free-running counter would make the tick count of the same code differ by one between runs,
  * because the sub-tick phase at which a measurement starts depends on how long the device polled the UART

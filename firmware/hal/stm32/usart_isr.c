@@ -1,5 +1,5 @@
 /* STM32 USART and LPUART, F0/F7/L4/L4+/U5 register layout: CR1, BRR, ISR (TXE bit 7, RXNE bit 5), ICR, RDR,
- * TDR. The LPUART has the same layout; only its BRR scale differs (256 x f / baud), computed by tinyml.board. */
+ * TDR. The LPUART has the same layout; only its BRR scale differs (256 x f / baud), computed by tinyml.device.boards. */
 #include "board.h"
 #include "tm_hal.h"
 

@@ -1,4 +1,0 @@
-"""Code generation: IR -> C sources calling the tinyml runtime."""
-from tinyml.codegen.compiler import CompileResult, TensorInfo, compile_graph, compile_model
-
-__all__ = ["CompileResult", "TensorInfo", "compile_graph", "compile_model"]

@@ -1,0 +1,108 @@
+"""Operators that move or convert bytes: RESHAPE (and SQUEEZE, EXPAND_DIMS), CONCATENATION, PAD, QUANTIZE,
+DEQUANTIZE."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinyml.compiler.codegen.context import Lowered, LoweringContext, c_array, c_float, dims4
+from tinyml.compiler.codegen.ops.activation import lower_requantize
+from tinyml.compiler.codegen.ops.common import require_int8, require_same_quant, require_same_size
+from tinyml.compiler.ir.graph import Operator
+
+F32 = np.float32
+
+
+def lower_reshape(op: Operator, ctx: LoweringContext) -> Lowered:
+    x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
+    if x.nbytes != y.nbytes or x.dtype != y.dtype:
+        raise ctx.fail(op, f"reshapes {list(x.shape)} {x.dtype} into {list(y.shape)} {y.dtype}: sizes differ")
+    if x.is_constant:
+        call = f"tm_copy({ctx.const(x)}, {x.nbytes}, {ctx.activation(y)});"
+        return Lowered(kernels=("reshape/copy.c",), decls="", call=call)
+    return Lowered(kernels=(), decls="", call=f"/* {op.opcode}: output shares the input's bytes */",
+                   alias_input=x.index)
+
+
+def lower_concatenation(op: Operator, ctx: LoweringContext) -> Lowered:
+    y = ctx.tensor(op, 0, outputs=True)
+    xs = [ctx.tensor(op, i) for i in range(len(op.inputs))]
+    require_int8(ctx, op, y, *xs)
+    for x in xs:
+        require_same_quant(ctx, op, x, y)
+    if ctx.fused_activation(op) != 0:
+        raise ctx.fail(op, "fused activation on CONCATENATION is not supported")
+    axis = ctx.option(op, "axis", 0)
+    axis = axis + len(y.shape) if axis < 0 else axis
+    if not 0 <= axis < len(y.shape) or any(len(x.shape) != len(y.shape) for x in xs):
+        raise ctx.fail(op, f"axis {axis} does not fit the shapes")
+    if sum(x.shape[axis] for x in xs) != y.shape[axis]:
+        raise ctx.fail(op, "input sizes along the axis do not add up to the output's")
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    p = f"op{op.index}"
+    chunks = [x.shape[axis] * inner for x in xs]
+    lines = [f"for (int32_t i = 0; i < {outer}; ++i) {{", f"    int8_t *dst = {ctx.activation(y)} + i * {sum(chunks)};"]
+    at = 0
+    for x, chunk in zip(xs, chunks):
+        lines.append(f"    tm_copy({ctx.data(x)} + i * {chunk}, {chunk}, dst + {at});")
+        at += chunk
+    lines.append("  }")
+    return Lowered(kernels=("reshape/copy.c",), decls=f"/* {p}: CONCATENATION along axis {axis} */",
+                   call="\n".join(lines))
+
+
+def lower_pad(op: Operator, ctx: LoweringContext) -> Lowered:
+    x, pads, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
+    require_int8(ctx, op, x, y)
+    require_same_quant(ctx, op, x, y)
+    if not pads.is_constant:
+        raise ctx.fail(op, "paddings must be a constant tensor")
+    value = y.zero_point
+    if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        v = ctx.tensor(op, 2)
+        if not v.is_constant:
+            raise ctx.fail(op, "the pad value must be a constant tensor")
+        value = int(v.data.reshape(-1)[0])
+    if len(x.shape) > 4:
+        raise ctx.fail(op, "rank > 4 is not supported")
+    if pads.data.shape != (len(x.shape), 2) or len(y.shape) != len(x.shape):
+        raise ctx.fail(op, f"paddings {list(pads.data.shape)} do not fit input {list(x.shape)}")
+    if any(int(lo) < 0 or int(hi) < 0 or x.shape[d] + int(lo) + int(hi) != y.shape[d]
+           for d, (lo, hi) in enumerate(pads.data)):
+        raise ctx.fail(op, f"input {list(x.shape)} padded by {pads.data.tolist()} is not the output {list(y.shape)}")
+    lead = 4 - len(x.shape)
+    before = [0] * lead + [int(v) for v in pads.data[:, 0]]
+    p = f"op{op.index}"
+    decls = "\n".join([
+        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
+        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
+        f"static const int32_t {p}_before[4] = {c_array(before)};",
+    ])
+    call = f"tm_pad_s8(&{p}_in, {p}_before, {value}, {ctx.data(x)}, &{p}_out, {ctx.activation(y)});"
+    return Lowered(kernels=("reshape/pad_s8.c",), decls=decls, call=call)
+
+
+def lower_quantize(op: Operator, ctx: LoweringContext) -> Lowered:
+    x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
+    if x.dtype == "int8":
+        return lower_requantize(op, ctx)
+    if x.dtype != "float32" or y.dtype != "int8" or y.quant is None:
+        raise ctx.fail(op, f"quantizes {x.dtype} to {y.dtype}; only float32 -> int8 and int8 -> int8 are supported")
+    require_same_size(ctx, op, x, y)
+    call = (f"tm_quantize_f32_s8({ctx.data(x)}, {x.size}, {c_float(F32(y.scale))}, {y.zero_point}, "
+            f"{ctx.activation(y)});")
+    return Lowered(kernels=("activation/quantize_f32_s8.c",), decls="", call=call)
+
+
+DEQUANTIZE_BLOCK = 8  # TFLite's SIMD dequantize works on whole blocks of 8 as q * scale + (-zp * scale)
+
+
+def lower_dequantize(op: Operator, ctx: LoweringContext) -> Lowered:
+    x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
+    if x.dtype != "int8" or y.dtype != "float32" or x.quant is None:
+        raise ctx.fail(op, f"dequantizes {x.dtype} to {y.dtype}; only int8 -> float32 is supported")
+    require_same_size(ctx, op, x, y)
+    blocks = x.size // DEQUANTIZE_BLOCK * DEQUANTIZE_BLOCK
+    call = (f"tm_dequantize_s8_f32({ctx.data(x)}, {x.size}, {blocks}, {c_float(F32(x.scale))}, {x.zero_point}, "
+            f"{ctx.activation(y)});")
+    return Lowered(kernels=("activation/dequantize_s8_f32.c",), decls="", call=call)
