@@ -4,8 +4,10 @@ Layer for layer as in the reference training scripts, with batch size 1 fixed at
 conversions have the same operators and shapes as the official files in models/mlperf-tiny/:
 DS-CNN (keyword spotting), MobileNetV1 0.25 (visual wake words), ResNet-8 (CIFAR-10 image classification) and the
 fully connected autoencoder (ToyCar anomaly detection). Dropout and weight regularizers only matter in training
-and are left out. Weights are random; `fit_batch_norm` sets the BatchNormalization statistics from data so that
-activations and the folded int8 weights have the scales of a trained network.
+and are left out. The blocks are the training recipes' (`tinyml.train.recipes.blocks`) in the `MLPERF` style
+(biased convolutions, Keras' default batch-norm momentum). Weights are random; `fit_batch_norm` sets the
+BatchNormalization statistics from data so that activations and the folded int8 weights have the scales of a
+trained network.
 """
 from __future__ import annotations
 
@@ -16,60 +18,42 @@ import keras
 import numpy as np
 from keras import layers
 
-
-def _conv_bn_relu(x: keras.KerasTensor, filters: int, kernel: int | tuple[int, int],
-                  strides: int | tuple[int, int] = 1, activation: bool = True) -> keras.KerasTensor:
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same")(x)
-    x = layers.BatchNormalization()(x)
-    return layers.ReLU()(x) if activation else x
-
-
-def _depthwise_separable(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.KerasTensor:
-    x = layers.DepthwiseConv2D(3, strides=strides, padding="same")(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    return _conv_bn_relu(x, filters, 1)
-
-
-def _classifier(x: keras.KerasTensor, classes: int) -> keras.KerasTensor:
-    x = layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
-    x = layers.Flatten()(x)
-    return layers.Dense(classes, activation="softmax")(x)
+from tinyml.train.recipes.blocks import (
+    MLPERF,
+    classifier_head,
+    conv_bn_relu,
+    dense_bn_relu,
+    depthwise_separable,
+    residual,
+)
 
 
 def ds_cnn_kws() -> keras.Model:
     """DS-CNN keyword spotting: 49x10x1 MFCC input, 12 classes."""
     inputs = keras.Input((49, 10, 1), batch_size=1)
-    x = _conv_bn_relu(inputs, 64, (10, 4), strides=(2, 2))
+    x = conv_bn_relu(inputs, 64, (10, 4), strides=(2, 2), style=MLPERF)
     for _ in range(4):
-        x = _depthwise_separable(x, 64)
-    return keras.Model(inputs, _classifier(x, 12), name="ds_cnn_kws")
+        x = depthwise_separable(x, 64, style=MLPERF)
+    return keras.Model(inputs, classifier_head(x, 12), name="ds_cnn_kws")
 
 
 def mobilenet_v1_vww() -> keras.Model:
     """MobileNetV1 (width 0.25) visual wake words: 96x96x3 image input, 2 classes."""
     inputs = keras.Input((96, 96, 3), batch_size=1)
-    x = _conv_bn_relu(inputs, 8, 3, strides=2)
+    x = conv_bn_relu(inputs, 8, 3, strides=2, style=MLPERF)
     blocks = [(16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2)] + [(128, 1)] * 5 + [(256, 2), (256, 1)]
     for filters, strides in blocks:
-        x = _depthwise_separable(x, filters, strides)
-    return keras.Model(inputs, _classifier(x, 2), name="mobilenet_v1_vww")
-
-
-def _residual_stack(x: keras.KerasTensor, filters: int, strides: int) -> keras.KerasTensor:
-    y = _conv_bn_relu(x, filters, 3, strides)
-    y = _conv_bn_relu(y, filters, 3, activation=False)
-    shortcut = x if strides == 1 else layers.Conv2D(filters, 1, strides=strides, padding="same")(x)
-    return layers.ReLU()(layers.Add()([shortcut, y]))
+        x = depthwise_separable(x, filters, strides, style=MLPERF)
+    return keras.Model(inputs, classifier_head(x, 2), name="mobilenet_v1_vww")
 
 
 def resnet8_ic() -> keras.Model:
     """ResNet-8 image classification: 32x32x3 CIFAR-10 input, 10 classes."""
     inputs = keras.Input((32, 32, 3), batch_size=1)
-    x = _conv_bn_relu(inputs, 16, 3)
+    x = conv_bn_relu(inputs, 16, 3, style=MLPERF)
     for filters, strides in ((16, 1), (32, 2), (64, 2)):
-        x = _residual_stack(x, filters, strides)
-    return keras.Model(inputs, _classifier(x, 10), name="resnet8_ic")
+        x = residual(x, filters, strides, style=MLPERF)
+    return keras.Model(inputs, classifier_head(x, 10), name="resnet8_ic")
 
 
 def fc_autoencoder_ad() -> keras.Model:
@@ -77,9 +61,7 @@ def fc_autoencoder_ad() -> keras.Model:
     inputs = keras.Input((640,), batch_size=1)
     x = inputs
     for units in (128, 128, 128, 128, 8, 128, 128, 128, 128):
-        x = layers.Dense(units)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
+        x = dense_bn_relu(x, units, style=MLPERF)
     return keras.Model(inputs, layers.Dense(640)(x), name="fc_autoencoder_ad")
 
 

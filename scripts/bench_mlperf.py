@@ -36,13 +36,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyml.device.bench import CYCLE_ESTIMATE_CORES, bench
-from tinyml.device.boards import get_board
-from tinyml.device.build import WEIGHT_LAYOUTS
 from tinyml.compiler.codegen import compile_model
 from tinyml.compiler.codegen.target import Target
 from tinyml.compiler.ir.graph import Graph
 from tinyml.compiler.ir.reader import read_tflite
+from tinyml.device.bench import CYCLE_ESTIMATE_CORES, bench
+from tinyml.device.boards import get_board
+from tinyml.device.build import WEIGHT_LAYOUTS
 from tinyml.npyio import write_atomically
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -204,8 +204,8 @@ def render(cells: list[Cell], runs: int) -> str:
              "exactly (× 40 on MPS2, × 50 on AN505, × 31.25 on AN547; one tick of resolution), the mean over the "
              "runs. MACs: conv, depthwise and fully connected layers, from the graph. Estimated cycles: one more "
              "inference traced in QEMU and costed with the Cortex-M4 instruction timings of its TRM (zero wait "
-             "states; `tinyml.device.targets.cycle_estimate`); given on the M4 and, with the same single-issue table, on "
-             "the dual-issue M7, where it leans pessimistic; no timing model for M3, M33, M55. Arena: every "
+             "states; `tinyml.device.targets.cycle_estimate`); given on the M4 and, with the same single-issue table, "
+             "on the dual-issue M7, where it leans pessimistic; no timing model for M3, M33, M55. Arena: every "
              "activation and scratch buffer of the plan. Peak stack: the harness's whole stack (protocol "
              "included) from stack painting. Flash excluding weights = the image's flash bytes minus the model's "
              "constant tensors as stored in the .tflite; what remains is code, runtime, startup, libc, protocol "

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tinyml.errors import MISMATCH, OK
+
 REPO = Path(__file__).resolve().parent.parent
 TINYML = [sys.executable, "-c", "import sys, tinyml.cli; sys.exit(tinyml.cli.main())"]
 
@@ -47,8 +49,11 @@ def main() -> int:
     rows = [
         ("data set", f"{quant['data']['source']}, version {quant['data']['content_hash']}, "
                      f"test split {quant['test_samples']} samples"),
-        ("test accuracy", f"float {quant['float_accuracy']:.4f} / int8 TFLite {quant['int8_accuracy']:.4f} / "
-                          f"our C on the host {quant['host_c_accuracy']:.4f}"),
+        ("test accuracy", " / ".join(
+            f"{what} {quant[key]:.4f}" + (" [{:.4f}, {:.4f}]".format(*quant[f"{key}_interval"])
+                                          if f"{key}_interval" in quant else "")
+            for what, key in (("float", "float_accuracy"), ("int8 TFLite", "int8_accuracy"),
+                              ("our C on the host", "host_c_accuracy"))) + " (95 % Wilson intervals)"),
         ("flash / RAM", f"{build['flash_bytes']} B / {build['ram_bytes']} B, arena {build['arena_bytes']} B, "
                         f"fits: {build['fits']}"),
         ("QEMU outputs", f"{bench['outputs_match']}/{bench['outputs_total']} byte-identical to the host references"),
@@ -60,7 +65,7 @@ def main() -> int:
     ]
     for name, value in rows:
         print(f"  {name:<14} {value}")
-    return 0 if bench["outputs_match"] == bench["outputs_total"] else 5
+    return OK if bench["outputs_match"] == bench["outputs_total"] else MISMATCH
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm espeak-ng)
+APT_PACKAGES=(gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm espeak-ng mosquitto postgresql openocd)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -31,4 +31,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi
+# PlatformIO's core folder for the repository's platformio.ini, with SCons from PyPI as its tool-scons package
+# (so `pio run` asks no registry; see tinyml/device/platformio.py).
+.venv/bin/python -m tinyml.device.platformio .pio/core >/dev/null
 echo "setup: ready (.venv/bin/tinyml)"

@@ -11,7 +11,7 @@ from tinyml.compiler.codegen import inplace
 def force_inplace(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every convolution whose input dies there runs in place, whatever the ring costs and whatever the arena."""
     monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
-    monkeypatch.setattr(compiler, "_inplace_only_where_it_pays", lambda graph, ctx, lowered: lowered)
+    monkeypatch.setattr(compiler, "_inplace_only_where_it_pays", lambda graph, lowered: lowered)
 
 
 def force_low_scratch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from tinyml.compiler.codegen import CompileResult, compile_graph
-from tinyml.device.targets.host import HOST_CFLAGS, decode_samples, encode_samples
 from tinyml.compiler.ir.reader import parse_tflite
+from tinyml.device.targets.host import decode_samples, encode_samples, host_cflags
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,17 @@ int main(int argc, char **argv) {{
     sources += [str(s) for r in results for s in r.sources if "runtime" not in s.parts]
     include = results[0].include_dirs[-1]
     exe = root / "driver"
-    cmd = ["cc", *HOST_CFLAGS, "-Werror", f"-I{root}", f"-I{include}", str(root / "driver.c"), *sources, "-o", str(exe),
-           "-lm"]
+    cmd = ["cc", *host_cflags(), "-Werror", f"-I{root}", f"-I{include}", str(root / "driver.c"), *sources,
+           "-o", str(exe), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, f"generated code does not compile:\n{proc.stderr[-3000:]}"
     return exe
 
 
 def _run(exe: Path, k: int, result: CompileResult, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    out = subprocess.run([str(exe), str(k)], input=encode_samples(inputs), capture_output=True, check=True).stdout
+    proc = subprocess.run([str(exe), str(k)], input=encode_samples(inputs), capture_output=True)
+    report = proc.stderr.decode(errors="replace")[-3000:]  # e.g. a sanitizer's finding
+    assert proc.returncode == 0, f"case {k} failed (exit {proc.returncode}):\n{report}"
+    out = proc.stdout
     whole = tuple(dataclasses.replace(t, shape=(1, *t.shape)) for t in result.outputs)  # a sample = whole tensor
     return decode_samples(out, whole, inputs[0].shape[0])

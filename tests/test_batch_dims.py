@@ -1,5 +1,6 @@
 """`tinyml infer` and `tinyml bench` on models whose input or output tensors do not start with a batch of one: a
-sample is the tensor without its first dimension when that is 1, else the whole tensor (`tinyml.device.targets.host.sample_shape`).
+sample is the tensor without its first dimension when that is 1, else the whole tensor
+(`tinyml.device.targets.host.sample_shape`).
 """
 from __future__ import annotations
 

@@ -714,8 +714,8 @@ def merged_cases(op: str, rng: np.random.Generator, count: int, max_input_bytes:
     inputs total at most `max_input_bytes`: one firmware image then checks many kernel cases. `params["cases"]`
     describes the graph behind each output, in output order. Draws with an input or output whose first dimension
     is not 1 (FULLY_CONNECTED on a [1, n, depth] input without keep_num_dims gives [n, units]) are skipped, so
-    that every sample is the tensor without its batch of one (`tinyml.device.targets.host.sample_shape`). `accept(builder)` may reject
-    more draws (e.g. to favour the shapes a kernel variant takes)."""
+    that every sample is the tensor without its batch of one (`tinyml.device.targets.host.sample_shape`).
+    `accept(builder)` may reject more draws (e.g. to favour the shapes a kernel variant takes)."""
     fill = residual_blocks if op == "RESIDUAL" else _CASES[op]
     merged, described = GraphBuilder(), []
     while len(described) < count:

@@ -4,7 +4,8 @@
 #define TM_HAL_H
 #include <stdint.h>
 
-void tm_hal_init(void);            /* board set-up steps, UART, cycle counter; call first in main */
+void tm_hal_init(void);            /* board set-up steps (clock tree to TM_BOOT_CLOCK_HZ, then the UART's clock
+                                      gates and pins), UART, cycle counter; call first in main */
 void tm_hal_putc(uint8_t c);       /* blocks until the byte is queued */
 int tm_hal_getc(void);             /* the next received byte, or -1 if none is waiting (never blocks) */
 uint32_t tm_hal_cycles(void);      /* cycle counter for measurements: up-counter at TM_BOOT_CLOCK_HZ, wraps at

@@ -11,9 +11,9 @@ import pytest
 from tests import tflite_models as tm
 from tests.codegen.test_models import varied_inputs
 from tests.conftest import MLPERF_MODELS
+from tinyml.compiler.codegen import TensorInfo
 from tinyml.device.bench import BenchReport, bench, random_inputs
 from tinyml.device.boards import all_boards, get_board
-from tinyml.compiler.codegen import TensorInfo
 from tinyml.device.targets.qemu import QemuSession
 
 EMULATED = [b.name for b in all_boards() if b.emulator is not None]

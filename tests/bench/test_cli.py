@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 from tests import tflite_models as tm
 from tests.firmware.fwtools import DummyModel
+from tinyml.cli import main
+from tinyml.compiler.codegen import compile_model
 from tinyml.device import bench as bench_module
 from tinyml.device.bench import bench
 from tinyml.device.boards import get_board
 from tinyml.device.build import build_compiled
-from tinyml.cli import main
-from tinyml.compiler.codegen import compile_model
 from tinyml.errors import TinymlError
 
 REPORT_KEYS = {"board", "runs", "outputs_match", "outputs_total", "instructions_per_inference", "latency_ms_estimate",

@@ -21,11 +21,11 @@ import pytest
 
 from tests.forcing import force_inplace, force_low_scratch
 from tests.tflite_models import Case, GraphBuilder, merged_cases, run_reference
+from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.target import Target
 from tinyml.device.bench import bench
 from tinyml.device.boards import get_board
 from tinyml.device.build import build_compiled
-from tinyml.compiler.codegen import compile_model
-from tinyml.compiler.codegen.target import Target
 
 pytestmark = pytest.mark.qemu
 
@@ -43,7 +43,7 @@ VARIANTS = [("CONV_2D", "auto"), ("CONV_2D", "compact"), ("CONV_2D", "inplace"),
 DSP_CALL = re.compile(r"\btm_\w*_dsp\w*\(")          # a call of a DSP kernel or of the DSP in-place wrapper
 
 
-def _mostly_dsp() -> "callable":
+def _mostly_dsp() -> callable:
     """Depthwise and average pooling draws the DSP variant takes (as many output as input channels, a multiple of 4:
     about 1 in 10 depthwise draws), and 1 in 16 of the others (the portable fallback runs on the same core)."""
     others = itertools.count()

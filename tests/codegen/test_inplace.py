@@ -10,8 +10,17 @@ import pytest
 import tinyml.compiler.codegen.compiler as compiler
 from tests.forcing import force_inplace, force_low_scratch
 from tests.host_batch import BatchCase, run_batch
-from tests.tflite_models import (GraphBuilder, _add_conv, _add_depthwise, _choice, random_case, random_network,
-                                 random_qp, residual_blocks, run_reference)
+from tests.tflite_models import (
+    GraphBuilder,
+    _add_conv,
+    _add_depthwise,
+    _choice,
+    random_case,
+    random_network,
+    random_qp,
+    residual_blocks,
+    run_reference,
+)
 from tinyml.compiler.codegen.target import Target
 
 DSP = Target("host", dsp=True)
@@ -26,8 +35,8 @@ class _Counter:
         self.inplace = self.fused = 0
         keep, fuse = compiler._inplace_only_where_it_pays, compiler.fuse_conv_add
 
-        def counting_keep(graph, ctx, lowered):
-            out = keep(graph, ctx, lowered)
+        def counting_keep(graph, lowered):
+            out = keep(graph, lowered)
             self.inplace += sum(low.overlap_input is not None for low in out)
             return out
 

@@ -28,7 +28,8 @@ def _samples(case_inputs: list[np.ndarray], rng: np.random.Generator) -> list[np
     return stacked
 
 
-def check_operator(op: str, cases_per_op: int = CASES_PER_OP, target: Target | None = None, seed_offset: int = 0) -> None:
+def check_operator(op: str, cases_per_op: int = CASES_PER_OP, target: Target | None = None,
+                   seed_offset: int = 0) -> None:
     """`cases_per_op` random cases of `op`, several inputs each, compiled for `target`, against TFLite's bytes."""
     rng = np.random.default_rng(sum(map(ord, op)) + seed_offset)
     cases = [random_case(op, rng) for _ in range(cases_per_op)]

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tflite_models import QParams, GraphBuilder, mean, run_reference
+from tests.tflite_models import GraphBuilder, QParams, mean, run_reference
 from tinyml.compiler.codegen import compile_model
-from tinyml.errors import TinymlError
 from tinyml.device.targets.host import run_host, sample_shape
+from tinyml.errors import TinymlError
 
 RANDOM_CASES = 320
 CASES_PER_MODEL = 8

@@ -1,17 +1,19 @@
 """The memory planner: property tests over random graphs (no two buffers live at the same time share a byte, except
-the legal in-place and alias pairs, checked byte by byte independently of the planner), its search, and the arena
-of the MLPerf Tiny models against the TFLite Micro budget of issue 5."""
+the legal in-place and alias pairs, checked byte by byte independently of the planner), its search, its records
+(plain buffers and relations, no operators), and the arena of the MLPerf Tiny models against the TFLite Micro budget
+of issue 5."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from tinyml.compiler.codegen import compile_model
-from tinyml.compiler.codegen.context import Lowered
+from tinyml.compiler.codegen.buffers import buffer_requests, lifetimes
 from tinyml.compiler.codegen.inplace import choose_geometry, simulate_ring
-from tinyml.errors import TinymlError
+from tinyml.compiler.codegen.lowered import Lowered
 from tinyml.compiler.ir.graph import Graph, Operator, Quantization, Tensor
-from tinyml.compiler.plan import lifetimes, plan_memory
+from tinyml.compiler.plan import ALIAS, OVERLAP, Buffer, MemoryPlan, Requests, Share, plan_memory, verify_plan
+from tinyml.errors import TinymlBug
 
 
 def _tensor(index: int, size: int, const: bool = False) -> Tensor:
@@ -50,14 +52,14 @@ def random_graph(rng: np.random.Generator) -> tuple[Graph, list[Lowered]]:
     for pos, (kind, src, out) in enumerate(lowered):
         scratch = int(rng.integers(1, 100)) if kind == "scratch" or rng.random() < 0.2 else 0
         if kind == "alias":
-            result.append(Lowered((), "", "", scratch, alias_input=src))
+            result.append(Lowered(scratch_bytes=scratch, alias_input=src))
         elif kind == "inplace":
-            result.append(Lowered((), "", "", scratch, inplace_input=src))
+            result.append(Lowered(scratch_bytes=scratch, inplace_input=src))
         elif kind == "overlap" and _dies(graph, lowered, src, pos, last):
             delta = int(rng.integers(-tensors[src].size, tensors[out].size + 1))
-            result.append(Lowered((), "", "", scratch, overlap_input=src, overlap_delta=delta))
+            result.append(Lowered(scratch_bytes=scratch, overlap_input=src, overlap_delta=delta))
         else:
-            result.append(Lowered((), "", "", scratch))
+            result.append(Lowered(scratch_bytes=scratch))
     return graph, result
 
 
@@ -77,7 +79,7 @@ def check_bytes(graph: Graph, lowered: list[Lowered], plan) -> None:
     first, last = lifetimes(graph)
     legal = set(plan.inplace_pairs)
     alias = {}
-    for op, low in zip(graph.operators, lowered):
+    for op, low in zip(graph.operators, lowered, strict=True):
         if low.alias_input is not None:
             alias[op.outputs[0]] = low.alias_input
         if low.overlap_input is not None:
@@ -113,7 +115,7 @@ def check_bytes(graph: Graph, lowered: list[Lowered], plan) -> None:
 @pytest.mark.parametrize("seed", range(300))
 def test_random_graph_plans_never_overlap(seed: int) -> None:
     graph, lowered = random_graph(np.random.default_rng(seed))
-    plan = plan_memory(graph, lowered)
+    plan = plan_memory(buffer_requests(graph, lowered))
     check_bytes(graph, lowered, plan)
     assert plan.arena_bytes >= plan.lower_bound
 
@@ -123,7 +125,7 @@ def test_chain_reaches_lower_bound() -> None:
     tensors = tuple(_tensor(i, s) for i, s in enumerate(sizes))
     ops = tuple(Operator(i, "OP", 1, (i,), (i + 1,)) for i in range(len(sizes) - 1))
     graph = Graph("chain", "0" * 64, tensors, ops, (0,), (len(sizes) - 1,))
-    plan = plan_memory(graph, [Lowered((), "", "") for _ in ops])
+    plan = plan_memory(buffer_requests(graph, [Lowered() for _ in ops]))
     assert plan.arena_bytes == plan.lower_bound == 1000
 
 
@@ -131,8 +133,8 @@ def test_overlap_output_at_declared_offset() -> None:
     tensors = (_tensor(0, 80), _tensor(1, 160), _tensor(2, 40))
     ops = (Operator(0, "OP", 1, (0,), (1,)), Operator(1, "OP", 1, (1,), (2,)))
     graph = Graph("grow", "0" * 64, tensors, ops, (0,), (2,))
-    lowered = [Lowered((), "", "", 8, overlap_input=0, overlap_delta=80), Lowered((), "", "")]
-    plan = plan_memory(graph, lowered)
+    lowered = [Lowered(scratch_bytes=8, overlap_input=0, overlap_delta=80), Lowered()]
+    plan = plan_memory(buffer_requests(graph, lowered))
     assert plan.tensor_offsets[0] - plan.tensor_offsets[1] == 80
     assert plan.arena_bytes == 200  # operator 1: 160 + 40; operator 0: 160 + 8 in place (not 80 + 160 + 8)
     check_bytes(graph, lowered, plan)
@@ -142,8 +144,27 @@ def test_overlap_of_a_live_input_is_refused() -> None:
     tensors = (_tensor(0, 80), _tensor(1, 80), _tensor(2, 80))
     ops = (Operator(0, "OP", 1, (0,), (1,)), Operator(1, "OP", 1, (0, 1), (2,)))
     graph = Graph("live", "0" * 64, tensors, ops, (0,), (2,))
-    with pytest.raises(TinymlError, match="still needed"):
-        plan_memory(graph, [Lowered((), "", "", overlap_input=0), Lowered((), "", "")])
+    with pytest.raises(TinymlBug, match="still needed"):
+        plan_memory(buffer_requests(graph, [Lowered(overlap_input=0), Lowered()]))
+
+
+def test_records_without_operators() -> None:
+    """The planner's own records, as TFLite Micro's AddBuffer(size, first, last): a chain where b overlaps a (b's
+    kernel writes over a, a 16 bytes after b's start), c aliases b, and step 1 has scratch."""
+    requests = Requests(tensors={0: Buffer(64, -1, 0), 1: Buffer(80, 0, 1), 2: Buffer(80, 1, 2), 3: Buffer(8, 2, 3)},
+                        scratch={7: Buffer(12, 1, 1)},
+                        shares=(Share(OVERLAP, 0, 1, 0, delta=16), Share(ALIAS, 1, 2, 1)), steps=3, name="records")
+    plan = plan_memory(requests)
+    assert plan.tensor_offsets[0] - plan.tensor_offsets[1] == 16
+    assert plan.tensor_offsets[1] == plan.tensor_offsets[2]
+    assert plan.arena_bytes == plan.lower_bound == 92  # b (= c) and the scratch at step 1
+
+
+def test_plan_check_failure_is_a_bug() -> None:
+    """A plan that breaks its own rules is a bug in tinyml (TinymlBug), never reported as bad input."""
+    requests = Requests(tensors={0: Buffer(16, 0, 1), 1: Buffer(16, 1, 2)}, scratch={}, shares=(), steps=2)
+    with pytest.raises(TinymlBug, match="overlap"):
+        verify_plan(requests, MemoryPlan(16, {0: 0, 1: 0}, {}))
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from tinyml.device.boards import Board
-from tinyml.device.build import hal_sources, link, render_board_sources
+from tinyml.device.build import FirmwareSources, hal_sources, link, render_board_sources
+from tinyml.paths import HAL_DIR
 
 HERE = Path(__file__).resolve().parent
 SELFTEST_MAIN = HERE / "selftest.c"
@@ -62,5 +62,6 @@ def build_selftest(board: Board, work: Path) -> Path:
     """Link the HAL self-test for `board` into `work`; return the ELF."""
     work.mkdir(parents=True, exist_ok=True)
     board_c = render_board_sources(board, work, harness=False)
-    link(board, [*board_c, *hal_sources(board), SELFTEST_MAIN], [], work)
+    link(board, FirmwareSources([*board_c, *hal_sources(board), SELFTEST_MAIN], [work, HAL_DIR], work / "linker.ld"),
+         work)
     return work / "firmware.elf"

@@ -13,6 +13,7 @@ EMULATED = {"mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"
             "microbit"}
 REAL = {"nucleo-l4r5zi", "nucleo-f446re", "disco-f746ng", "nucleo-u575zi", "nrf52840dk", "rpi-pico"}
 GOOD = get_board("lm3s6965evb").path.read_text()
+CLOCK = '[clock]\nsource = "x"\n[[clock.setup]]\ndelay_us = 0\n\n[uart]'
 
 
 def test_shipped_profiles_load() -> None:
@@ -36,8 +37,11 @@ def test_cycle_counter_is_dwt_only_on_real_cores_that_have_one() -> None:
 def test_uart_divisors() -> None:
     assert get_board("mps2-an385").uart.divisor == 217                     # 25 MHz / 115200
     assert get_board("lm3s6965evb").uart.divisor == 434                    # 64 x 12.5 MHz / (16 x 115200)
-    assert get_board("nucleo-l4r5zi").uart.divisor == 8889                 # LPUART: 256 x 4 MHz / 115200
+    assert get_board("nucleo-l4r5zi").uart.divisor == 266667               # LPUART: 256 x 120 MHz / 115200
+    assert get_board("nucleo-f446re").uart.divisor == 391                  # APB1 45 MHz / 115200
+    assert get_board("rpi-pico").uart.divisor == 4340                      # 64ths: 4 x 125 MHz / 115200
     assert get_board("microbit").uart.divisor == 0x01D7E000                # nRF BAUDRATE for 115200
+    assert get_board("nrf52840dk").uart.driver == "nrf-uarte"
 
 
 def test_energy_model() -> None:
@@ -68,6 +72,17 @@ def _write(tmp_path: Path, text: str, name: str = "lm3s6965evb") -> Path:
     (lambda t: t.replace("mask = 0x3\n", "mask = 0x3\nmsak = 1\n"), "uart.setup[2].msak"),
     (lambda t: t.replace('vendor = ', 'colour = "red"\nvendor = '), "colour"),
     (lambda t: t.replace('name = "lm3s6965evb"', 'name = "lm3s"'), "name"),
+    (lambda t: t.replace("mask = 0x3\nvalue = 0x3", "mask = 0x3\nvalue = 0x7"), "uart.setup[2].value"),
+    (lambda t: t.replace('config = "board/ek-lm3s6965.cfg"', "config = 7"), "flasher.config"),
+    (lambda t: t.replace('config = "board/ek-lm3s6965.cfg"', 'config = ["board/ek-lm3s6965.cfg", 7]'),
+     "flasher.config"),
+    (lambda t: t.replace("[uart]", CLOCK), "clock.setup[0].delay_us"),
+    (lambda t: t.replace("[uart]", CLOCK.replace("delay_us = 0", "reg = 0x40000000\nvalue = 1\nwait = true")),
+     "clock.setup[0].mask"),
+    (lambda t: t.replace("[uart]", CLOCK.replace('source = "x"\n', "")), "clock.source"),
+    (lambda t: t.replace("[uart]", '[clock]\nsource = "x"\n\n[uart]'), "clock.setup"),
+    (lambda t: t.replace('emulator = ', 'boot2 = "w25q080"\nemulator = '), "memory.flash_base"),
+    (lambda t: t.replace('emulator = ', 'boot2 = "at25sf128a"\nemulator = '), "boot2"),
 ])
 def test_bad_field_is_named(tmp_path: Path, edit, field: str) -> None:
     text = edit(GOOD)
@@ -78,6 +93,15 @@ def test_bad_field_is_named(tmp_path: Path, edit, field: str) -> None:
     assert err.value.exit_code == 2
     assert err.value.message.startswith(f"{path}: field '{field}' ")
     assert "\n" not in err.value.message
+
+
+def test_clock_steps_load_in_order_with_their_ops() -> None:
+    board = get_board("nucleo-l4r5zi")
+    assert board.clock is not None and board.boot_clock_hz == board.clock_hz == 120_000_000
+    ops = [step.op for step in board.clock.setup]
+    assert ops[:4] == [1, 0, 1, 2] and 3 in ops                    # rmw, write, rmw, wait ... and a 1 us pause
+    assert get_board("mps2-an385").clock is None                    # QEMU boards keep the emulator's clock
+    assert get_board("rpi-pico").vectors_base == 0x10000100 and get_board("microbit").vectors_base == 0
 
 
 def test_nrf_uart_needs_supported_baud_and_pins(tmp_path: Path) -> None:

@@ -31,7 +31,8 @@ def test_build_then_flash_dry_run(tmp_path: Path) -> None:
     assert summary["flash_bytes"] == json.loads((out / "build.json").read_text())["flash_bytes"]
     flashed = runner.invoke(main, ["flash", "--board", "nucleo-f446re", "--build-dir", str(out), "--dry-run"])
     assert flashed.exit_code == 0, flashed.output
-    assert flashed.output.strip() == f"st-flash --reset write {out / 'firmware.bin'} 0x8000000"
+    assert flashed.output.strip() == (f"openocd -f board/st_nucleo_f4.cfg -c "
+                                      f"'program {out / 'firmware.elf'} verify reset exit'")
     wrong = runner.invoke(main, ["flash", "--board", "disco-f746ng", "--build-dir", str(out), "--dry-run"])
     assert wrong.exit_code == 2 and "built for nucleo-f446re, not disco-f746ng" in wrong.output
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tinyml.device.boards import get_board
-from tinyml.device.build import GCC, gcc_flags
 from tinyml.compiler.codegen import compile_model
 from tinyml.compiler.codegen.compiler import RUNTIME_DIR, RUNTIME_INCLUDE_DIR, VARIANTS_H
 from tinyml.compiler.codegen.target import Target
+from tinyml.device.boards import get_board
+from tinyml.device.build import GCC, gcc_flags
 
 DSP_BOARDS = ("mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
 DSP_SOURCES = sorted((RUNTIME_DIR / "src").rglob("*_dsp*.c"))

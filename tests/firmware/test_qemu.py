@@ -11,8 +11,8 @@ import serial
 
 from tests.firmware.fwtools import build_selftest
 from tinyml.device.boards import all_boards, get_board
-from tinyml.errors import TinymlError
 from tinyml.device.targets.qemu import QemuSession, ticks_to_instructions
+from tinyml.errors import TinymlError
 
 EMULATED = [b.name for b in all_boards() if b.emulator is not None]
 LOOP_INSTRUCTIONS = 2_000_000  # selftest.c: 1,000,000 iterations of subs + bne

@@ -9,8 +9,8 @@ import pytest
 
 from tests import tflite_models as tm
 from tinyml.compiler.codegen import compile_graph
-from tinyml.errors import TinymlError
 from tinyml.compiler.ir.reader import parse_tflite, read_tflite
+from tinyml.errors import TinymlError
 
 MUTATIONS = 400
 SECONDS_PER_CASE = 10

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from proto_support import BYTE_TIMEOUT_MS, FAKE_MODEL_DIR, HERE, PROTOCOL_DIR, STRICT_C
 
 

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from tinyml.paths import FIRMWARE_DIR
 from tinyml.device.protocol import Frame, FrameDecoder, encode_frame
+from tinyml.paths import FIRMWARE_DIR
 
 HERE = Path(__file__).parent
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"

@@ -11,11 +11,28 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from proto_support import FAKE_INVOKE_TICKS, IN0_BYTES, decode_all, expected_outputs, run_device_stdio
-from tinyml.device.protocol import (ACK_BIT, CMD_INFO, CMD_INVOKE, CMD_LOAD_INPUT, CMD_READ_OUTPUT, CMD_READ_STATS,
-                             CMD_TENSOR_INFO, ERR_BAD_CRC, ERR_TIMEOUT, ERR_TOO_LONG, INVOKE_RECORD, LOAD_HEAD, NAK,
-                             READ_ARGS, STATS_TAIL, SYNC, Frame, encode_frame)
+
+from tinyml.device.protocol import (
+    ACK_BIT,
+    CMD_INFO,
+    CMD_INVOKE,
+    CMD_LOAD_INPUT,
+    CMD_READ_OUTPUT,
+    CMD_READ_STATS,
+    CMD_TENSOR_INFO,
+    ERR_BAD_CRC,
+    ERR_TIMEOUT,
+    ERR_TOO_LONG,
+    INVOKE_RECORD,
+    LOAD_HEAD,
+    NAK,
+    READ_ARGS,
+    STATS_TAIL,
+    SYNC,
+    Frame,
+    encode_frame,
+)
 
 FUZZ = settings(max_examples=60, deadline=None)
 

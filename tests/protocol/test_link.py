@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from proto_support import FAKE_INVOKE_TICKS, IN0_BYTES, IN1_BYTES, expected_outputs
+
+from tinyml.device.protocol import CMD_READ_OUTPUT, READ_ARGS, DeviceLink, DeviceTensor, connect
 from tinyml.errors import TinymlError
-from tinyml.device.protocol import CMD_READ_OUTPUT, READ_ARGS, DeviceLink, TensorInfo, connect
 
 
 @pytest.fixture
@@ -24,8 +24,8 @@ def test_info_describes_board_firmware_and_model(link: DeviceLink) -> None:
     info = link.info()
     assert (info.protocol_version, info.max_payload, info.arena_bytes) == (1, 256, 1406)
     assert (info.model_hash, info.board_name, info.firmware_version) == ("0123456789abcdef", "host-test", "test-1.0")
-    assert info.inputs == (TensorInfo(0, IN0_BYTES, 9, 0.5, -3), TensorInfo(1, IN1_BYTES, 3, 1.0, 0))
-    assert info.outputs == (TensorInfo(0, IN0_BYTES, 9, 0.25, 5), TensorInfo(1, IN1_BYTES, 3, 1.0, 0))
+    assert info.inputs == (DeviceTensor(0, IN0_BYTES, 9, 0.5, -3), DeviceTensor(1, IN1_BYTES, 3, 1.0, 0))
+    assert info.outputs == (DeviceTensor(0, IN0_BYTES, 9, 0.25, 5), DeviceTensor(1, IN1_BYTES, 3, 1.0, 0))
 
 
 def test_inputs_in_outputs_out_and_ticks_across_the_counter_wrap(link: DeviceLink) -> None:
@@ -94,3 +94,38 @@ def test_a_device_that_goes_away_is_a_clear_error() -> None:
     finally:
         thread.join(timeout=5)
         server.close()
+
+
+class CountingTransport:
+    """A transport of our own around the real one: the link must use nothing but the Transport interface."""
+
+    def __init__(self, url: str) -> None:
+        from tinyml.device.transport import SerialTransport
+
+        self._inner = SerialTransport(url)
+        self.url = f"counting+{url}"
+        self.sent = self.received = 0
+
+    def read(self) -> bytes:
+        data = self._inner.read()
+        self.received += len(data)
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.sent += len(data)
+        self._inner.write(data)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_link_runs_over_any_transport(device_url: str) -> None:
+    transport = CountingTransport(device_url)
+    with DeviceLink(transport, timeout_s=0.5, retries=2) as link:
+        assert link.url == f"counting+{device_url}"
+        in0, in1 = os.urandom(IN0_BYTES), os.urandom(IN1_BYTES)
+        link.load_input(0, in0)
+        link.load_input(1, in1)
+        link.invoke(1)
+        assert (link.read_output(0), link.read_output(1)) == expected_outputs(in0, in1)
+    assert transport.sent > IN0_BYTES + IN1_BYTES and transport.received > IN0_BYTES + IN1_BYTES

@@ -6,11 +6,10 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from proto_support import IN0_BYTES, IN1_BYTES, DropFrames, LinkProxy, RandomDamage, Transform, expected_outputs
-from tinyml.errors import TinymlError
-from tinyml.device.protocol import ACK_BIT, CMD_INVOKE, DeviceLink, connect
 
+from tinyml.device.protocol import ACK_BIT, CMD_INVOKE, DeviceLink, connect
+from tinyml.errors import TinymlError
 
 MakeProxy = Callable[[Transform, Transform], LinkProxy]
 

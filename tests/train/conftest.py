@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+TINYML = [sys.executable, "-c", "import sys, tinyml.cli; sys.exit(tinyml.cli.main())"]   # the entry point
+
 
 def run_cli(*args: str, code: int = 0) -> subprocess.CompletedProcess:
     """`tinyml ARGS` in a process of its own, as a user runs it: TensorFlow's native state (threads, delegates, the
     LiteRT interpreter loaded beside it) never carries over from one training or conversion to the next."""
-    result = subprocess.run([sys.executable, "-m", "tinyml.cli", *map(str, args)], capture_output=True, text=True,
-                            env=os.environ.copy(), timeout=1800)
+    result = subprocess.run([*TINYML, *map(str, args)], capture_output=True, text=True, env=os.environ.copy(),
+                            timeout=1800)
     assert result.returncode == code, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     return result
 

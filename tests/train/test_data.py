@@ -6,9 +6,9 @@ import wave
 import numpy as np
 import pytest
 
+from tinyml.errors import TinymlError
 from tinyml.train.data import load_dataset
 from tinyml.train.data.features import FeatureParams, extract
-from tinyml.errors import TinymlError
 
 
 @pytest.mark.parametrize("name, shape", [("digits", (16, 16, 1)), ("gesture", (128, 3)), ("vibration", (640,)),
@@ -58,3 +58,26 @@ def test_feature_extractor_params_roundtrip():
     assert FeatureParams.from_json(p.to_json()) == p
     x = extract(np.zeros(16000), p)
     assert x.shape == (1, 49, 10, 1) and x.dtype == np.float32
+
+
+def test_wav_folder_groups_and_npz_groups(tmp_path, train_cache):
+    t = np.arange(8000) / 8000
+    for cls, freq in (("low", 300), ("high", 2000)):
+        for speaker in ("ann", "bob", "cy", "dee"):
+            (tmp_path / "wavs" / cls / speaker).mkdir(parents=True)
+            for i in range(2):
+                pcm = (0.5 * np.sin(2 * np.pi * (freq + 10 * i) * t) * 32767).astype("<i2")
+                with wave.open(str(tmp_path / "wavs" / cls / speaker / f"{i}.wav"), "wb") as w:
+                    w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(pcm.tobytes())
+    wv = load_dataset(tmp_path / "wavs")
+    assert wv.group_kind == "folder" and wv.scheme == "group" and wv.info()["n_groups"] == 4
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "g.npz", x=rng.normal(size=(60, 5)), y=np.arange(60) % 3, groups=np.arange(60) % 10)
+    g = load_dataset(tmp_path / "g.npz")
+    assert g.scheme == "group" and not set(g.groups["train"]) & set(g.groups["test"])
+    assert load_dataset(tmp_path / "g.npz", split="random").leakage().groups    # the random split shares groups
+    np.savez(tmp_path / "bad.npz", x=np.zeros((6, 2)), y=np.zeros(6, int), groups=np.zeros(5))
+    with pytest.raises(TinymlError, match="one group per sample"):
+        load_dataset(tmp_path / "bad.npz")
+    with pytest.raises(TinymlError, match="names no groups"):
+        load_dataset("digits", split="group")

@@ -56,3 +56,37 @@ def test_fit_adds_pruned_and_distilled_candidates(tmp_path, train_cache):
     assert pruned["macs"] < parent["macs"]
     assert distilled["macs"] == table["w0.25-d0.5"]["macs"]     # the student is the grid architecture
     assert rep["fits"] and rep["chosen"]["candidate"] in table and (out / "firmware" / "firmware.elf").exists()
+
+
+def test_stages_pass_frozen_values(tmp_path):
+    """The search's stages without training: `estimate` turns a footprint into a cost and names every budget the
+    candidate misses; a trained version of a candidate replaces the sized one in the table, in grid order; the
+    refusal names the closest candidate."""
+    import dataclasses
+
+    from tinyml.device.boards import get_board
+    from tinyml.train import fit
+    from tinyml.train.recipes import RECIPES
+
+    for cls in (fit.Request, fit.Budgets, fit.Search, fit.Spec, fit.Footprint, fit.Cost, fit.Scores, fit.Candidate,
+                fit.Trained, fit.LatencyModel, fit.Grid, fit.Delivery, fit.FitReport):
+        assert cls.__dataclass_params__.frozen, cls
+    board = get_board("lm3s6965evb")
+    budgets = fit.Budgets(flash_bytes=1000, ram_bytes=1000, latency_ms=1.0, energy_uj=None, min_accuracy=None)
+    search = fit.Search(fit.Request("gesture", board.name, tmp_path), RECIPES["gesture"], board, budgets, None, 1)
+    latency = fit.LatencyModel(board.core, board.name, [1.0, 0, 0, 0, 0, 0], [{"candidate": "a", "instructions": 7}],
+                               0.0)
+
+    def footprint(flash: int, macs: int) -> fit.Footprint:
+        return fit.Footprint(params=10, macs=macs, conv_macs=macs, depthwise_macs=0, fc_macs=0, activation_elements=0,
+                             operators=3, flash_bytes=flash, ram_bytes=500, arena_bytes=100)
+
+    a = fit.estimate(search, latency, fit.Candidate(fit.Spec("a", 0.5, 1), footprint=footprint(2000, 10)))
+    b = fit.estimate(search, latency, fit.Candidate(fit.Spec("b", 1, 1), footprint=footprint(900, board.clock_hz)))
+    assert a.cost.violations == ("flash 2000 B > 1000 B",) and a.instructions_measured == 7 and not a.fits
+    assert b.cost.violations == ("latency 1000.00 ms > 1 ms",) and b.instructions_measured is None
+    trained = dataclasses.replace(b, scores=fit.Scores(0.5, 0.6, 0.7, 0.7))
+    table = fit._merge((a, b), (trained,))
+    assert [c.tag for c in table] == ["a", "b"] and table[1].trained and table[1].row()["int8_test"] == 0.7
+    assert set(table[0].row()) == set(table[1].row()) and table[0].row()["int8_val"] is None
+    assert "the closest candidate, a " in fit._no_fit_message(search, table)

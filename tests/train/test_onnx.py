@@ -138,7 +138,8 @@ def test_onnx_translation_variants(tmp_path):
              numpy_helper.from_array(rng.uniform(0.5, 2, 5).astype(np.float32), "v"),
              numpy_helper.from_array(np.array(0, np.int64), "zero"),
              numpy_helper.from_array(np.array([-1], np.int64), "minus1"),
-             numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")]
+             numpy_helper.from_array(np.array(0, np.float32), "lo"),
+             numpy_helper.from_array(np.array(6, np.float32), "hi")]
     n = helper.make_node
     nodes = [
         n("Conv", ["x", "w1", "b1"], ["c1"], name="c1", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.train.conftest import run_cli, run_json
+from tinyml.device.statistics import load_statistics
 
 
 def test_quantize_host_equals_tflite(gesture_model, tmp_path):
@@ -12,6 +13,9 @@ def test_quantize_host_equals_tflite(gesture_model, tmp_path):
     assert report["int8_accuracy"] == report["host_c_accuracy"]
     assert 0 <= report["float_accuracy"] <= 1 and report["test_samples"] > 0
     assert (tmp_path / "m.tflite").exists() and (tmp_path / "m.json").exists()
+    reference = load_statistics(report["reference_statistics"])  # the drift reference, binned like the device
+    assert report["reference_statistics"] == str(tmp_path / "m.stats.json")
+    assert reference.inferences == report["data"]["sizes"]["train"]
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-/* Nordic UART (nRF51 UART; the nRF52 keeps the same non-DMA UART0 at the same offsets beside UARTE0).
+/* Nordic legacy UART, no EasyDMA (nRF51, which has no UARTE: the micro:bit; the nRF52840 uses uarte.c).
  * Tasks STARTRX/STARTTX, events RXDRDY/TXDRDY, PSELTXD/PSELRXD, RXD/TXD, BAUDRATE, ENABLE = 4. */
 #include "board.h"
 #include "tm_hal.h"

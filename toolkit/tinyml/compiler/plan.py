@@ -1,38 +1,67 @@
-"""Static memory plan: every activation tensor gets an offset in one arena, from tensor lifetimes.
+"""Static memory plan: every buffer gets an offset in one arena, from plain records of sizes and lifetimes.
 
-Time is the position in the execution order (graph inputs are written at -1, graph outputs are read at the end).
-A tensor occupies its bytes from the operator that writes it to the last one that reads it, inclusive.
-
-Buffers that are never live at the same time share bytes. Three kinds of operators let an output share bytes with
-an input that is live at the same operator:
-- `alias_input`: the output IS the input's bytes (reshapes; no code runs);
-- `inplace_input` (optional): an elementwise output may take over an input of at least its size that dies with the
-  operator, at the same offset;
-- `overlap_input` (mandatory): the kernel writes its output over an input that dies with it, the input starting
-  `overlap_delta` bytes after the output (partial overlap; the kernel is written for exactly that geometry).
+The planner knows nothing of operators (like TFLite Micro's `AddBuffer(size, first_time_used, last_time_used)`): the
+code generator hands it `Requests` (see `tinyml.compiler.codegen.buffers`):
+- `tensors`: per activation tensor, a `Buffer` (bytes, first and last time it is live, inclusive); time is a
+  position in the execution order;
+- `scratch`: per operator, a `Buffer` live at its step only;
+- `shares`: relations that let a tensor share bytes with another one live at the same step:
+  - `ALIAS`: `dst` IS `src`'s bytes (reshapes; no code runs);
+  - `INPLACE` (optional): `dst` may take over `src` at the same offset when `src` is at least as large and dies at
+    that step (with every tensor tied to it, none of them among the step's other `readers`);
+  - `OVERLAP` (mandatory): the kernel writes `dst` over `src`, which must die at that step, `src` starting `delta`
+    bytes after `dst` (partial overlap; the kernel is written for exactly that geometry).
 Tensors tied this way form a rigid group: one block of rectangles (bytes x lifetime) at fixed relative offsets.
-Every scratch buffer (`scratch_bytes`) is a rectangle of its own, live during its operator only.
 
 Placement: groups in some order, each at the lowest aligned offset where none of its rectangles meets a placed one
 (the greedy of TFLite Micro, with rigid groups). The order matters, so several orders are tried (largest first,
 longest-lived first, by first use, ... and a few seeded shuffles) and the smallest arena wins; the search stops
 early when an order reaches the lower bound (the largest sum of bytes live at one time).
 `verify_plan` checks a plan independently: no two rectangles live at the same time share a byte, except the legal
-pairs above, and each `overlap_input` pair sits at its declared offset.
+pairs above, and each `OVERLAP` pair sits at its declared offset. A failure is a bug in tinyml (`TinymlBug`).
 """
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
-from tinyml.compiler.codegen.context import Lowered
-from tinyml.errors import TinymlError
-from tinyml.compiler.ir.graph import Graph
+from tinyml.errors import TinymlBug
 
 ALIGN = 4
 _SHUFFLES = 24  # seeded random group orders tried after the heuristic ones
+
+
+ALIAS, INPLACE, OVERLAP = "alias", "inplace", "overlap"
+
+
+@dataclass(frozen=True)
+class Buffer:
+    size: int
+    first: int  # first step it is live
+    last: int   # last step it is live (inclusive)
+
+
+@dataclass(frozen=True)
+class Share:
+    kind: str                    # ALIAS, INPLACE or OVERLAP
+    src: int                     # the tensor whose bytes are taken
+    dst: int                     # the tensor that takes them
+    at: int                      # the step where this happens
+    delta: int = 0               # OVERLAP: offset(src) - offset(dst)
+    readers: tuple[int, ...] = ()  # the step's other input tensors (none may be tied to src)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """What the planner places: tensors by index, scratch buffers by operator index, and their relations."""
+
+    tensors: Mapping[int, Buffer]
+    scratch: Mapping[int, Buffer]
+    shares: tuple[Share, ...]
+    steps: int       # number of steps (operators); graph outputs stay live up to this one
+    name: str = ""   # for messages
 
 
 @dataclass(frozen=True)
@@ -99,32 +128,14 @@ class _OffsetUnion:
         ry, oy = self.find(y)
         if rx == ry:
             if ox != oy + delta:
-                raise TinymlError(f"memory planner: tensors {x} and {y} are tied at two different offsets")
+                raise TinymlBug(f"memory planner: tensors {x} and {y} are tied at two different offsets")
             return
         self.parent[ry], self.rel[ry] = rx, ox - oy - delta
 
 
-def lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
-    """First and last time (operator position) of every activation tensor, for the graph's operator order."""
-    end = len(graph.operators)
-    first: dict[int, int] = {t: -1 for t in graph.inputs}
-    last: dict[int, int] = {}
-    for pos, op in enumerate(graph.operators):
-        for t in op.inputs:
-            if t >= 0 and not graph.tensors[t].is_constant:
-                last[t] = pos
-        for t in op.outputs:
-            first.setdefault(t, pos)
-    for t in graph.outputs:
-        last[t] = end
-    for t in first:
-        last.setdefault(t, first[t])
-    return first, last
-
-
-def plan_memory(graph: Graph, lowered: Sequence[Lowered]) -> MemoryPlan:
-    """The smallest arena found for `graph` executed in its operator order, with `lowered` (one per operator)."""
-    all_groups, pairs = _groups(graph, lowered)
+def plan_memory(requests: Requests) -> MemoryPlan:
+    """The smallest arena found for `requests`."""
+    all_groups, pairs = _groups(requests)
     bound = _lower_bound(all_groups)
     best: tuple[int, list[int]] | None = None
     for order in _orders(all_groups):
@@ -137,65 +148,57 @@ def plan_memory(graph: Graph, lowered: Sequence[Lowered]) -> MemoryPlan:
     arena, bases = best
     tensor_offsets: dict[int, int] = {}
     scratch_offsets: dict[int, int] = {}
-    for g, base in zip(all_groups, bases):
+    for g, base in zip(all_groups, bases, strict=True):
         for r in g.rects:
             (tensor_offsets if r.key[0] == "t" else scratch_offsets)[r.key[1]] = base + r.rel
     plan = MemoryPlan(arena_bytes=_align(arena), tensor_offsets=MappingProxyType(tensor_offsets),
                       scratch_offsets=MappingProxyType(scratch_offsets), lower_bound=bound,
                       inplace_pairs=tuple(pairs))
-    verify_plan(graph, lowered, plan)
+    verify_plan(requests, plan)
     return plan
 
 
-def live_bytes(graph: Graph, lowered: Sequence[Lowered]) -> list[int]:
-    """Per operator position, the bytes live there (tensors, with shared bytes counted once, plus its scratch): no
-    plan can use less than the largest of these. The code generator shrinks scratch where this peaks."""
-    all_groups, _ = _groups(graph, lowered)
-    return [_live_at(all_groups, t) for t in range(len(graph.operators))]
+def live_bytes(requests: Requests) -> list[int]:
+    """Per step, the bytes live there (tensors, with shared bytes counted once, plus its scratch): no plan can use
+    less than the largest of these. The code generator shrinks scratch where this peaks."""
+    all_groups, _ = _groups(requests)
+    return [_live_at(all_groups, t) for t in range(requests.steps)]
 
 
-def _groups(graph: Graph, lowered: Sequence[Lowered]) -> tuple[list[_Group], list[tuple[int, int]]]:
-    first, last = lifetimes(graph)
+def _groups(req: Requests) -> tuple[list[_Group], list[tuple[int, int]]]:
     union = _OffsetUnion()
     pairs: list[tuple[int, int]] = []
 
-    def group_dies(src: int, pos: int, op_inputs: Sequence[int]) -> bool:
-        if src in graph.outputs:
-            return False
-        root = union.find(src)[0]
-        members = [t for t in first if union.find(t)[0] == root]
-        other_inputs = {t for t in op_inputs if t >= 0 and t != src}
-        return all(last[t] <= pos for t in members) and not other_inputs.intersection(members)
+    def group_dies(share: Share) -> bool:
+        root = union.find(share.src)[0]
+        members = {t for t in req.tensors if union.find(t)[0] == root}
+        return all(req.tensors[t].last <= share.at for t in members) and not members.intersection(share.readers)
 
-    for pos, (op, low) in enumerate(zip(graph.operators, lowered)):
-        out = op.outputs[0] if op.outputs else None
-        if low.alias_input is not None:
-            union.tie(out, low.alias_input, 0)
-        elif low.overlap_input is not None:
-            src = low.overlap_input
-            if not group_dies(src, pos, op.inputs):
-                raise TinymlError(f"{graph.name}: {op.describe()} writes over input tensor {src}, which is still "
-                                  "needed after it (internal error of the code generator)")
-            union.tie(src, out, low.overlap_delta)
-            pairs.append((src, out))
-        elif low.inplace_input is not None:
-            src = low.inplace_input
-            if graph.tensors[src].nbytes >= graph.tensors[out].nbytes and group_dies(src, pos, op.inputs):
-                union.tie(src, out, 0)
-                pairs.append((src, out))
+    for share in req.shares:
+        if share.kind == ALIAS:
+            union.tie(share.dst, share.src, 0)
+        elif share.kind == OVERLAP:
+            if not group_dies(share):
+                raise TinymlBug(f"{req.name}: step {share.at} writes over tensor {share.src}, which is still needed "
+                                "after it")
+            union.tie(share.src, share.dst, share.delta)
+            pairs.append((share.src, share.dst))
+        elif req.tensors[share.src].size >= req.tensors[share.dst].size and group_dies(share):
+            union.tie(share.src, share.dst, 0)
+            pairs.append((share.src, share.dst))
 
     groups: dict[int, _Group] = {}
-    for t in first:
+    for t, buf in req.tensors.items():
         root, rel = union.find(t)
-        groups.setdefault(root, _Group()).rects.append(_Rect(("t", t), graph.tensors[t].nbytes, first[t], last[t], rel))
+        groups.setdefault(root, _Group()).rects.append(_Rect(("t", t), buf.size, buf.first, buf.last, rel))
     all_groups = list(groups.values())
     for g in all_groups:
         low_rel = min(r.rel for r in g.rects)
         for r in g.rects:
             r.rel -= low_rel
-    for pos, (op, low) in enumerate(zip(graph.operators, lowered)):
-        if low.scratch_bytes > 0:
-            all_groups.append(_Group([_Rect(("s", op.index), low.scratch_bytes, pos, pos)]))
+    for op_index, buf in req.scratch.items():
+        if buf.size > 0:
+            all_groups.append(_Group([_Rect(("s", op_index), buf.size, buf.first, buf.last)]))
     all_groups = [g for g in all_groups if g.span > 0] + [g for g in all_groups if g.span == 0]
     return all_groups, pairs
 
@@ -263,7 +266,7 @@ def _place(groups: list[_Group], order: Sequence[int], give_up: int | None) -> t
     for gi in order:
         g = groups[gi]
         candidates = {0}
-        for start, end, first, last in placed:
+        for _start, end, first, last in placed:
             for r in g.rects:
                 if r.first <= last and first <= r.last and end - r.rel > 0:
                     candidates.add(_align(end - r.rel))
@@ -281,33 +284,30 @@ def _place(groups: list[_Group], order: Sequence[int], give_up: int | None) -> t
     return arena, bases
 
 
-def verify_plan(graph: Graph, lowered: Sequence[Lowered], plan: MemoryPlan) -> None:
-    """Raise if two buffers live at the same time share a byte without being a legal pair, if an overlap pair is not
-    at its declared offset, or if anything lies outside the arena."""
-    first, last = lifetimes(graph)
-    rects = [(("t", t), plan.tensor_offsets[t], graph.tensors[t].nbytes, first[t], last[t]) for t in first]
-    for pos, (op, low) in enumerate(zip(graph.operators, lowered)):
-        if low.scratch_bytes > 0:
-            rects.append((("s", op.index), plan.scratch_offsets[op.index], low.scratch_bytes, pos, pos))
+def verify_plan(req: Requests, plan: MemoryPlan) -> None:
+    """Raise `TinymlBug` if two buffers live at the same time share a byte without being a legal pair, if an
+    overlap pair is not at its declared offset, or if anything lies outside the arena."""
+    rects = [(("t", t), plan.tensor_offsets[t], b.size, b.first, b.last) for t, b in req.tensors.items()]
+    rects += [(("s", op), plan.scratch_offsets[op], b.size, b.first, b.last) for op, b in req.scratch.items()
+              if b.size > 0]
     legal: set[frozenset] = set()
     alias = _OffsetUnion()
-    for pos, (op, low) in enumerate(zip(graph.operators, lowered)):
-        if low.alias_input is not None:
-            alias.tie(op.outputs[0], low.alias_input, 0)
-            if plan.tensor_offsets[op.outputs[0]] != plan.tensor_offsets[low.alias_input]:
-                raise TinymlError(f"plan: alias {low.alias_input} -> {op.outputs[0]} at different offsets")
-        if low.overlap_input is not None:
-            src, out = low.overlap_input, op.outputs[0]
-            if plan.tensor_offsets[src] - plan.tensor_offsets[out] != low.overlap_delta:
-                raise TinymlError(f"plan: {op.describe()} overlap input {src} is not {low.overlap_delta} B after "
-                                  f"its output {out}")
+    for share in req.shares:
+        gap = plan.tensor_offsets[share.src] - plan.tensor_offsets[share.dst]
+        if share.kind == ALIAS:
+            alias.tie(share.dst, share.src, 0)
+            if gap:
+                raise TinymlBug(f"plan: alias {share.src} -> {share.dst} at different offsets")
+        elif share.kind == OVERLAP and gap != share.delta:
+            raise TinymlBug(f"plan: step {share.at}: overlap input {share.src} is not {share.delta} B after its "
+                            f"output {share.dst}")
     for src, out in plan.inplace_pairs:
         legal.add(frozenset((("t", src), ("t", out))))
-        if last[src] != first[out]:
-            raise TinymlError(f"plan: in-place pair {src} -> {out} does not meet at one operator")
+        if req.tensors[src].last != req.tensors[out].first:
+            raise TinymlBug(f"plan: in-place pair {src} -> {out} does not meet at one step")
     for key, off, size, _, _ in rects:
         if off < 0 or off + size > plan.arena_bytes:
-            raise TinymlError(f"plan: {key} [{off}, {off + size}) lies outside the {plan.arena_bytes}-byte arena")
+            raise TinymlBug(f"plan: {key} [{off}, {off + size}) lies outside the {plan.arena_bytes}-byte arena")
     for i, (ka, oa, sa, fa, la) in enumerate(rects):
         for kb, ob, sb, fb, lb in rects[i + 1:]:
             if fa <= lb and fb <= la and oa < ob + sb and ob < oa + sa and sa and sb:
@@ -315,5 +315,5 @@ def verify_plan(graph: Graph, lowered: Sequence[Lowered], plan: MemoryPlan) -> N
                     continue
                 if ka[0] == kb[0] == "t" and alias.find(ka[1])[0] == alias.find(kb[1])[0]:
                     continue
-                raise TinymlError(f"plan: {ka} [{oa}, {oa + sa}) t{fa}..{la} and {kb} [{ob}, {ob + sb}) "
-                                  f"t{fb}..{lb} overlap")
+                raise TinymlBug(f"plan: {ka} [{oa}, {oa + sa}) t{fa}..{la} and {kb} [{ob}, {ob + sb}) "
+                                f"t{fb}..{lb} overlap")

@@ -7,15 +7,15 @@ Counts and estimates:
   The latency estimate is instructions / `clock_hz`, i.e. one cycle per instruction. Real Cortex-M cores need more
   (multi-cycle loads, multiplies and taken branches, flash wait states), so it is a lower bound.
 - Board (`port`): the ticks are CPU cycles (DWT CYCCNT, or SysTick on M0/M0+) at the firmware's clock, and the
-  latency estimate is cycles / `clock_hz`. The templates leave the core at its reset clock (`boot_clock_hz`),
-  where flash has fewer wait states than at `clock_hz`, so this too leans optimistic.
+  latency estimate is cycles / `clock_hz`. The real-board images set the core clock to `clock_hz` before they
+  start (`boot_clock_hz` = `clock_hz`, with the flash wait states that clock needs), so this is wall time.
 - Energy per inference: the board's power model at `clock_hz` over the same cycle (or instruction) count
   (`Board.power.energy_uj`).
 - Flash, RAM and arena come from the build; peak stack from the device's stack meter (painted at boot).
 - MACs per inference: the conv, depthwise and fully connected layers of the graph (`tinyml.compiler.stats`).
 - Cycle estimate (`cycles=True`, emulated Cortex-M4/M7 only): one more inference (the first sample) traced in QEMU
-  and costed with the Cortex-M4 instruction timings (`tinyml.device.targets.cycle_estimate`): zero wait states, and on the
-  dual-issue M7 the single-issue M4 table, so there it leans pessimistic.
+  and costed with the Cortex-M4 instruction timings (`tinyml.device.targets.cycle_estimate`): zero wait states, and
+  on the dual-issue M7 the single-issue M4 table, so there it leans pessimistic.
 """
 from __future__ import annotations
 
@@ -32,15 +32,15 @@ import numpy as np
 from tqdm import tqdm
 
 from tinyml import __version__
+from tinyml.compiler.codegen import CompileResult, TensorInfo, compile_model
+from tinyml.compiler.stats import model_stats
 from tinyml.device.boards import Board
 from tinyml.device.build import BuildResult, build_firmware, require_fit
-from tinyml.compiler.codegen import CompileResult, TensorInfo, compile_model
-from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
+from tinyml.device.protocol import DeviceLink, connect, parse_firmware_version
 from tinyml.device.targets.host import check_inputs, run_host, sample_shape
-from tinyml.compiler.stats import model_stats
-from tinyml.paths import FIRMWARE_DIR, cache_dir
-from tinyml.device.protocol import DeviceLink, connect
 from tinyml.device.targets.qemu import QemuSession, ticks_to_instructions
+from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
+from tinyml.paths import FIRMWARE_DIR, cache_dir
 
 DEFAULT_RUNS = 10
 RANDOM_SEED = 0
@@ -64,6 +64,7 @@ class DeviceRun:
     outputs: list[np.ndarray]
     ticks: list[int]
     stack_peak_bytes: int
+    firmware_version: str = ""  # as INFO reported it (with the registry identity when built from a version)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class BenchReport:
     macs: int = 0                          # multiply-accumulates per inference (conv, depthwise, FC)
     cycles_estimate: int | None = None     # `bench(cycles=True)`: estimated cycles of one inference (sample 0)
     cycles_estimate_instructions: int | None = None   # the instructions of that trace (cross-checks the count)
+    firmware_version: str = ""             # INFO's firmware string (tinyml.device.protocol.parse_firmware_version)
 
     @property
     def count_per_inference(self) -> int:
@@ -119,7 +121,7 @@ class BenchReport:
                 "clock_hz": self.clock_hz, "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes,
                 "arena_bytes": self.arena_bytes, "weights_bytes": self.weights_bytes,
                 "stack_peak_bytes": self.stack_peak_bytes, "energy_uj_estimate": round(self.energy_uj_estimate, 6),
-                "macs": self.macs} | self._derived_json()
+                "macs": self.macs, "firmware": parse_firmware_version(self.firmware_version)} | self._derived_json()
 
     def _derived_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -147,9 +149,11 @@ def random_inputs(infos: tuple[TensorInfo, ...], n: int, seed: int = RANDOM_SEED
     return arrays
 
 
-def _build_key(model_path: Path, board: Board, weights: str) -> str:
-    """Everything a firmware build depends on: the model, the profile, the weight layout and tinyml's sources."""
-    key = hashlib.sha256(f"{__version__}\0{board.name}\0{weights}\0".encode())
+def _build_key(model_path: Path, board: Board, weights: str, app: str = "bench",
+               mlperf_model: str | None = None) -> str:
+    """Everything a firmware build depends on: the model, the profile, the weight layout, the application and
+    tinyml's sources."""
+    key = hashlib.sha256(f"{__version__}\0{board.name}\0{weights}\0{app}\0{mlperf_model or ''}\0".encode())
     key.update(model_path.read_bytes())
     key.update(board.path.read_bytes())
     package = Path(__file__).resolve().parent
@@ -159,8 +163,9 @@ def _build_key(model_path: Path, board: Board, weights: str) -> str:
     return key.hexdigest()[:20]
 
 
-def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str) -> BuildResult | None:
-    """The build in `build_dir` if it is a complete, fitting build of this model for this board and layout."""
+def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str, app: str = "bench",
+              mlperf_model: str | None = None) -> BuildResult | None:
+    """The build in `build_dir` if it is a complete, fitting build of this model for this board, layout and app."""
     try:
         info = json.loads((build_dir / "build.json").read_text())
     except (OSError, ValueError):
@@ -169,6 +174,8 @@ def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str) -> B
     if (info.get("board"), info.get("model_hash"), info.get("profile_sha256"), info.get("weights", "auto")) != \
             (board.name, model_hash, profile, weights):
         return None
+    if info.get("app", "bench") != app or mlperf_model not in (None, info.get("mlperf_model")):
+        return None
     if not (build_dir / "firmware.elf").is_file():
         return None
     known = {f.name for f in fields(BuildResult)}
@@ -176,21 +183,33 @@ def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str) -> B
 
 
 def firmware_for(model_path: Path, board: Board, model_hash: str, build_dir: Path | None = None,
-                 weights: str = "auto") -> BuildResult:
-    """A fitting firmware build: `build_dir` (reused if it already holds this model for this board) or the
-    per-user cache, keyed by the model, the profile and tinyml's sources. Over budget: exit code 3."""
+                 weights: str = "auto", app: str = "bench", mlperf_model: str | None = None) -> BuildResult:
+    """A fitting firmware build of `app` (tinyml.device.build.APPS; `mlperf_model`: its model id, see
+    tinyml.device.mlperf_app): `build_dir` (reused if it already holds this model for this board) or the per-user
+    cache, keyed by the model, the profile, the app and tinyml's sources. Over budget: exit code 3."""
     if build_dir is None:
-        build_dir = cache_dir() / "firmware" / f"{board.name}-{_build_key(model_path, board, weights)}"
-    found = _reusable(build_dir, board, model_hash, weights)
+        key = _build_key(model_path, board, weights, app, mlperf_model)
+        build_dir = cache_dir() / "firmware" / f"{board.name}-{key}"
+    found = _reusable(build_dir, board, model_hash, weights, app, mlperf_model)
     if found is not None:
         return found
-    result = build_firmware(model_path, board, build_dir, weights)
+    result = build_firmware(model_path, board, build_dir, weights, app=app, mlperf_model=mlperf_model)
     require_fit(result)
     return result
 
 
 def _sample_bytes(x: np.ndarray, i: int) -> bytes:
     return np.ascontiguousarray(x[i]).tobytes()
+
+
+def _advanced(ticks: int, board_name: str, url: str) -> int:
+    """The ticks of an inference that ran; a counter that did not move (0: the same value before and after, as
+    when an emulator leaves the DWT unmapped) would report 0 ms, so it fails instead."""
+    if ticks == 0:
+        raise TinymlError(f"{board_name} at {url}: the cycle counter did not advance during an inference (0 ticks), "
+                          "so no time can be measured; on Renode map a DWT at 0xE0001000 (the platform `tinyml hil` "
+                          "writes has one), on a board check the counter set-up", DEVICE_FAILURE)
+    return ticks
 
 
 def run_on_device(link: DeviceLink, compiled: CompileResult, inputs: list[np.ndarray], progress: bool) -> DeviceRun:
@@ -205,12 +224,12 @@ def run_on_device(link: DeviceLink, compiled: CompileResult, inputs: list[np.nda
     for i in tqdm(range(n), desc="bench", unit="inference", file=sys.stderr, disable=not progress):
         for index, x in enumerate(inputs):
             link.load_input(index, _sample_bytes(x, i))
-        ticks.append(link.invoke(1).last_ticks)
+        ticks.append(_advanced(link.invoke(1).last_ticks, info.board_name, link.url))
         for index, out in enumerate(raw):
             out.append(link.read_output(index))
     outputs = [np.frombuffer(b"".join(chunks), dtype=t.dtype).reshape((n, *sample_shape(t)))
                for t, chunks in zip(compiled.outputs, raw)]
-    return DeviceRun(outputs, ticks, link.stats().stack_peak_bytes)
+    return DeviceRun(outputs, ticks, link.stats().stack_peak_bytes, info.firmware_version)
 
 
 def _run_in_qemu(board: Board, elf: Path, compiled: CompileResult, inputs: list[np.ndarray], progress: bool,
@@ -329,4 +348,21 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
         arena_bytes=build.arena_bytes, weights_bytes=compiled.weights_bytes, stack_peak_bytes=run.stack_peak_bytes,
         energy_uj_estimate=board.power.energy_uj(mean, board.clock_hz), outputs=run.outputs,
         macs=model_stats(model_path).macs, cycles_estimate=estimate.cycles if estimate else None,
-        cycles_estimate_instructions=estimate.instructions if estimate else None)
+        cycles_estimate_instructions=estimate.instructions if estimate else None,
+        firmware_version=run.firmware_version)
+
+
+def measure_instructions(model_path: Path, board: Board, runs: int = 2) -> int:
+    """Instructions per inference of `model_path` in `board`'s emulator, on `runs` random samples (deterministic:
+    QEMU `-icount shift=0`). Cached by board, model hash and runs in `cache_dir()/bench/instructions.json`, because
+    the budget search (`tinyml fit`) and `tinyml prune` ask for the same models again."""
+    key = f"{board.name}:{hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]}:{runs}"
+    path = cache_dir() / "bench" / "instructions.json"
+    cache = json.loads(path.read_text()) if path.exists() else {}
+    if key not in cache:
+        count = bench(Path(model_path), board, runs=runs).count_per_inference
+        cache = json.loads(path.read_text()) if path.exists() else {}    # another process may have added some
+        cache[key] = count
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cache, indent=1))
+    return int(cache[key])

@@ -1,20 +1,21 @@
-"""The serial protocol, host side: frames, and `DeviceLink`, which drives a device over any pyserial URL.
+"""The serial protocol, host side: frames, and `DeviceLink`, which drives a device over a transport.
 
-The same code talks to a board on `/dev/tty*` and to the QEMU UART on `socket://127.0.0.1:PORT`. The frame
+The same code talks to a board on `/dev/tty*` and to the QEMU UART on `socket://127.0.0.1:PORT`
+(`tinyml.device.transport`). The frame
 layout, commands and error codes are specified in docs/PROTOCOL.md; firmware/protocol/tm_proto.h is the device
 side and must agree with every number here.
 """
 from __future__ import annotations
 
 import random
+import re
 import struct
 import time
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import serial
-
+from tinyml.device.transport import READ_GAP_S, Transport, open_transport
 from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
 
 VERSION = 1
@@ -22,7 +23,7 @@ SYNC = b"\xa5\x5a"
 HEADER = struct.Struct("<BBHH")  # version, type, seq, payload length (after the sync bytes)
 CRC = struct.Struct("<I")  # CRC-32 (zlib) of header + payload
 MAX_PAYLOAD_LIMIT = 4096  # the largest payload either side ever sends (TM_PROTO_MAX_PAYLOAD <= this)
-BYTE_GAP_S = 0.1  # a frame that stalls this long is dropped (the device uses TM_PROTO_BYTE_TIMEOUT_MS)
+BYTE_GAP_S = READ_GAP_S  # a frame that stalls this long is dropped (the device uses TM_PROTO_BYTE_TIMEOUT_MS)
 
 CMD_INFO = 0x01
 CMD_TENSOR_INFO = 0x02
@@ -32,6 +33,7 @@ CMD_READ_OUTPUT = 0x05
 CMD_READ_STATS = 0x06
 ACK_BIT = 0x80
 NAK = 0xFF
+REPORT = 0x40  # unsolicited field report (docs/PROTOCOL.md, "Report frames"); no request or ACK uses it
 COMMAND_NAMES = {CMD_INFO: "INFO", CMD_TENSOR_INFO: "TENSOR_INFO", CMD_LOAD_INPUT: "LOAD_INPUT",
                  CMD_INVOKE: "INVOKE", CMD_READ_OUTPUT: "READ_OUTPUT", CMD_READ_STATS: "READ_STATS"}
 
@@ -68,11 +70,14 @@ class FrameDecoder:
 
     After a bad CRC or an impossible length, scanning resumes one byte after the false sync, so a real frame
     hidden behind line noise is still found. `expire()` gives up on an incomplete frame (call it when the line
-    has been quiet for `BYTE_GAP_S`). Buffered data stays below one maximal frame plus one read.
+    has been quiet for `BYTE_GAP_S`). Buffered data stays below one maximal frame plus one read. Report frames
+    may be longer than `max_payload` (the device sends them from its statistics, not its receive buffer), up to
+    MAX_PAYLOAD_LIMIT. `damaged` counts false syncs skipped (bad CRC or impossible length).
     """
 
     def __init__(self, max_payload: int = MAX_PAYLOAD_LIMIT) -> None:
         self.max_payload = max_payload
+        self.damaged = 0
         self._buf = bytearray()
 
     @property
@@ -92,7 +97,8 @@ class FrameDecoder:
             if len(self._buf) < len(SYNC) + HEADER.size:
                 return frames
             version, frame_type, seq, length = HEADER.unpack_from(self._buf, len(SYNC))
-            if length > self.max_payload:
+            if length > (MAX_PAYLOAD_LIMIT if frame_type == REPORT else self.max_payload):
+                self.damaged += 1
                 del self._buf[:1]
                 continue
             end = len(SYNC) + HEADER.size + length + CRC.size
@@ -100,6 +106,7 @@ class FrameDecoder:
                 return frames
             body = bytes(self._buf[len(SYNC):end - CRC.size])
             if zlib.crc32(body) != CRC.unpack_from(self._buf, end - CRC.size)[0]:
+                self.damaged += 1
                 del self._buf[:1]
                 continue
             frames.append(Frame(frame_type, seq, body[HEADER.size:], version))
@@ -109,12 +116,15 @@ class FrameDecoder:
         """Drops the incomplete frame at the head of the buffer; returns any frames found behind it."""
         if not self._buf:
             return []
+        self.damaged += self._buf.startswith(SYNC)  # a truncated frame, not a lone first sync byte
         del self._buf[:1]
         return self.feed(b"")
 
 
 @dataclass(frozen=True)
-class TensorInfo:
+class DeviceTensor:
+    """A model input or output as the device describes it (the compiler's `TensorInfo` is the host's view)."""
+
     index: int
     bytes: int
     type: int  # TFLite TensorType code
@@ -130,8 +140,28 @@ class DeviceInfo:
     model_hash: str
     board_name: str
     firmware_version: str
-    inputs: tuple[TensorInfo, ...]
-    outputs: tuple[TensorInfo, ...]
+    inputs: tuple[DeviceTensor, ...]
+    outputs: tuple[DeviceTensor, ...]
+
+    @property
+    def registry_id(self) -> str | None:
+        """NAME@VERSION of the registered model the firmware was built from (None: built from a file)."""
+        return parse_firmware_version(self.firmware_version)["registry_id"]
+
+    @property
+    def lineage_hash(self) -> str | None:
+        return parse_firmware_version(self.firmware_version)["lineage_hash"]
+
+
+_IDENTITY = re.compile(r"(?:^|\s)(?P<id>\S+@\d+) lin:(?P<lineage>[0-9a-f]{8})$")
+
+
+def parse_firmware_version(text: str) -> dict[str, str | None]:
+    """INFO's firmware string ("tinyml 0.1.0", or "tinyml 0.1.0 kws@3 lin:ab12cd34" for a firmware built from a
+    registered version, see tinyml.device.build.firmware_string) as its parts."""
+    match = _IDENTITY.search(text)
+    return {"version": text, "registry_id": match["id"] if match else None,
+            "lineage_hash": match["lineage"] if match else None}
 
 
 @dataclass(frozen=True)
@@ -194,18 +224,16 @@ class DeviceLink:
     `TinymlError` with exit code 4.
     """
 
-    def __init__(self, url: str, timeout_s: float = 1.0, retries: int = 3, *, invoke_timeout_s: float = 60.0,
-                 baudrate: int = 115200) -> None:
-        self.url = url
+    def __init__(self, port: Transport | str, timeout_s: float = 1.0, retries: int = 3, *,
+                 invoke_timeout_s: float = 60.0, baudrate: int = 115200) -> None:
+        self._port = open_transport(port, baudrate) if isinstance(port, str) else port
+        self.url = self._port.url
         self.timeout_s = timeout_s
         self.retries = retries
         self.invoke_timeout_s = invoke_timeout_s
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=BYTE_GAP_S)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise _device_error(f"cannot open {url}: {exc}") from exc
         self._decoder = FrameDecoder()
         self._backlog: list[Frame] = []  # frames decoded but not yet looked at
+        self._reports: list[Frame] = []  # unsolicited REPORT frames that arrived while awaiting replies
         self._seq = random.randrange(0x10000)  # a fresh link never collides with the device's last INVOKE
         self._info: DeviceInfo | None = None
 
@@ -277,7 +305,12 @@ class DeviceLink:
         reply.done()
         return DeviceStats(last, stack, invokes, link_errors)
 
-    # ---- transport ----
+    def reports(self) -> list[Frame]:
+        """The REPORT frames received so far (decode them with tinyml.field.report), oldest first; drains the queue."""
+        drained, self._reports = self._reports, []
+        return drained
+
+    # ---- requests ----
 
     def request(self, command: int, payload: bytes, timeout_s: float | None = None) -> bytes:
         """Sends one request and returns the payload of its ACK, resending on silence or a damaged frame."""
@@ -287,7 +320,7 @@ class DeviceLink:
         wait_s = self.timeout_s if timeout_s is None else timeout_s
         problem = ""
         for _ in range(self.retries + 1):
-            self._write(frame)
+            self._port.write(frame)
             reply = self._await_reply(command, name, wait_s)
             if isinstance(reply, bytes):
                 return reply
@@ -304,7 +337,9 @@ class DeviceLink:
                 return f"no reply within {wait_s:g} s"
             if frame.version != VERSION:
                 raise _device_error(f"device speaks protocol version {frame.version}, this host speaks {VERSION}")
-            if frame.type == NAK and len(frame.payload) == 2:
+            if frame.type == REPORT:
+                self._reports.append(frame)
+            elif frame.type == NAK and len(frame.payload) == 2:
                 error = frame.payload[0]
                 if error in LINK_ERRORS:
                     return f"device reported a damaged frame: {LINK_ERRORS[error]}"
@@ -318,35 +353,20 @@ class DeviceLink:
         while not self._backlog:
             if time.monotonic() >= deadline:
                 return None
-            data = self._read()
+            data = self._port.read()
             self._backlog = self._decoder.feed(data) if data else self._decoder.expire()
         return self._backlog.pop(0)
 
-    def _read(self) -> bytes:
-        """Whatever arrives within BYTE_GAP_S (empty when the line was quiet that long)."""
-        try:
-            first = self._port.read(1)
-            return first + self._port.read(self._port.in_waiting) if first else first
-        except (serial.SerialException, OSError) as exc:
-            raise _device_error(f"lost the connection to {self.url}: {exc}") from exc
-
-    def _write(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-            self._port.flush()
-        except (serial.SerialException, OSError) as exc:
-            raise _device_error(f"lost the connection to {self.url}: {exc}") from exc
-
-    def _tensor_info(self, kind: int, index: int) -> TensorInfo:
+    def _tensor_info(self, kind: int, index: int) -> DeviceTensor:
         reply = _ReplyPayload("TENSOR_INFO", self.request(CMD_TENSOR_INFO, bytes([kind, index])))
         got_kind, got_index, tensor_type, size, scale, zero_point = reply.unpack(TENSOR_INFO)
         reply.done()
         if (got_kind, got_index) != (kind, index):
             raise _device_error(f"device described tensor {got_kind}/{got_index}, {kind}/{index} was asked for")
-        return TensorInfo(index, size, tensor_type, scale, zero_point)
+        return DeviceTensor(index, size, tensor_type, scale, zero_point)
 
 
-def _pick(tensors: tuple[TensorInfo, ...], index: int, what: str) -> TensorInfo:
+def _pick(tensors: tuple[DeviceTensor, ...], index: int, what: str) -> DeviceTensor:
     if not 0 <= index < len(tensors):
         raise TinymlError(f"the model has {len(tensors)} {what}(s), there is no {what} {index}", BAD_INPUT)
     return tensors[index]

@@ -7,6 +7,7 @@ students are quantized to int8 and scored on the test split (TFLite interpreter;
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,26 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     z = np.log(np.clip(probs, 1e-7, 1.0)) / temperature
     z = np.exp(z - z.max(axis=1, keepdims=True))
     return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class KD:
+    """Knowledge-distillation settings: the softmax temperature and the weight of the teacher's term."""
+    temperature: float = 4.0
+    alpha: float = 0.7
+
+
+def train_student(student, teacher, data, kd: KD, *, epochs: int, batch_size: int, learning_rate: float, seed: int,
+                  progress: bool, label: str) -> list[dict]:
+    """Trains the classifier `student` in place on `data` with `kd_loss` against `teacher`'s softened
+    probabilities on the training split (computed once); returns the per-epoch history (`trainer.fit_model`)."""
+    from tinyml.train.trainer import fit_model
+
+    soft = soften(np.asarray(teacher.predict(data.x_train, batch_size=256, verbose=0)), kd.temperature)
+    hard = np.eye(data.num_classes, dtype=np.float32)[data.y_train]
+    return fit_model(student, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                     progress=progress, label=label, y_train=np.concatenate([hard, soft], axis=1),
+                     loss=kd_loss(kd.temperature, kd.alpha, data.num_classes))
 
 
 @dataclass
@@ -70,10 +91,8 @@ class DistillReport:
 def distill(teacher_path: Path, student_spec: str, out_dir: Path, *, temperature: float = 4.0, alpha: float = 0.7,
             epochs: int | None = None, seeds: tuple[int, ...] = (0,), data_spec: str | None = None,
             depth: float = 1.0, progress: bool = True) -> DistillReport:
-    from tinyml.train.quantize import convert_int8, evaluate_int8
-    from tinyml.train.recipes import build_model, get_recipe
-    from tinyml.train.trainer import (data_for, evaluate_keras, fit_model, load_trained, metric_name, save_trained,
-                                setup_tf)
+    from tinyml.train.recipes import get_recipe
+    from tinyml.train.trainer import data_for, evaluate_keras, load_trained, metric_name
 
     if temperature <= 0 or not 0 <= alpha <= 1:
         raise TinymlError(f"--temperature must be > 0 and --alpha in [0, 1] (got {temperature}, {alpha})")
@@ -90,33 +109,41 @@ def distill(teacher_path: Path, student_spec: str, out_dir: Path, *, temperature
         data = data_for(meta, data_spec, seed)
         if tuple(teacher.input_shape[1:]) != data.input_shape:
             raise TinymlError(f"the teacher expects {teacher.input_shape[1:]}, data {data.name} has {data.input_shape}")
-        soft = soften(np.asarray(teacher.predict(data.x_train, batch_size=256, verbose=0)), temperature)
-        hard = np.eye(data.num_classes, dtype=np.float32)[data.y_train]
         teacher_float = evaluate_keras(teacher, data.x_test, data.y_test, data.task)
-        scores = {}
-        for mode in ("alone", "distilled"):
-            setup_tf(seed)
-            student = build_model(recipe, data.input_shape, data.num_classes, width, depth)
-            kwargs = {} if mode == "alone" else {"y_train": np.concatenate([hard, soft], axis=1),
-                                                 "loss": kd_loss(temperature, alpha, data.num_classes)}
-            fit_model(student, data, epochs=epochs, batch_size=recipe.batch_size,
-                      learning_rate=recipe.learning_rate, seed=seed, progress=progress,
-                      label=f"{mode} seed {seed}", **kwargs)
-            d = out_dir / f"{mode}-seed{seed}"
-            m = {"recipe": recipe.name, "width": width, "depth": depth, "data": data_spec or meta.get("data"),
-                 "small_data": bool(meta.get("small_data")) and not data_spec, "seed": seed, "epochs": epochs,
-                 "task": data.task}
-            save_trained(student, d, data, m, {**m, "mode": mode})
-            tfl = d / "model.tflite"
-            tfl.write_bytes(convert_int8(student, data.x_train[:200]))
-            ev = evaluate_int8(tfl, data.x_test, data.y_test, data.task)
-            scores[mode] = (evaluate_keras(student, data.x_test, data.y_test, data.task), ev.int8, ev.host_c)
-        results.append(SeedResult(seed, scores["alone"][0], scores["alone"][1], scores["distilled"][0],
-                                  scores["distilled"][1], scores["distilled"][2]))
-    report = DistillReport(str(teacher_path), recipe.name, width, temperature, alpha, epochs, metric_name("classification"),
-                           teacher_float, int(teacher.count_params()), int(student.count_params()), results,
+        meta_out = {"recipe": recipe.name, "width": width, "depth": depth, "data": data_spec or meta.get("data"),
+                    "small_data": bool(meta.get("small_data")) and not data_spec, "seed": seed, "epochs": epochs,
+                    "task": data.task}
+        alone, _ = _student(recipe, None, data, None, meta_out, out_dir / f"alone-seed{seed}", progress)
+        distilled, student = _student(recipe, teacher, data, KD(temperature, alpha), meta_out,
+                                      out_dir / f"distilled-seed{seed}", progress)
+        results.append(SeedResult(seed, alone[0], alone[1], *distilled))
+    report = DistillReport(str(teacher_path), recipe.name, width, temperature, alpha, epochs,
+                           metric_name("classification"), teacher_float, int(teacher.count_params()),
+                           int(student.count_params()), results,
                            float(np.mean([r.alone_int8 for r in results])),
                            float(np.mean([r.distilled_int8 for r in results])), str(out_dir))
-    import json
     (out_dir / "distill.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
+
+
+def _student(recipe, teacher, data, kd: KD | None, meta: dict, out_dir: Path, progress: bool):
+    """One student, trained alone (`kd` None) or distilled from `teacher`, saved in `out_dir` with its int8 model:
+    ((float, int8, compiled-C test accuracy), the Keras model)."""
+    from tinyml.train.quantize import convert_int8, evaluate_int8
+    from tinyml.train.recipes import build_model
+    from tinyml.train.trainer import evaluate_keras, fit_model, save_trained, setup_tf
+
+    mode, seed = "alone" if kd is None else "distilled", meta["seed"]
+    setup_tf(seed)
+    student = build_model(recipe, data.input_shape, data.num_classes, meta["width"], meta["depth"])
+    schedule = {"epochs": meta["epochs"], "batch_size": recipe.batch_size, "learning_rate": recipe.learning_rate,
+                "seed": seed, "progress": progress, "label": f"{mode} seed {seed}"}
+    if kd is None:
+        fit_model(student, data, **schedule)
+    else:
+        train_student(student, teacher, data, kd, **schedule)
+    save_trained(student, out_dir, data, meta, {**meta, "mode": mode})
+    tfl = out_dir / "model.tflite"
+    tfl.write_bytes(convert_int8(student, data.x_train[:200]))
+    ev = evaluate_int8(tfl, data.x_test, data.y_test, data.task)
+    return (evaluate_keras(student, data.x_test, data.y_test, data.task), ev.int8, ev.host_c), student

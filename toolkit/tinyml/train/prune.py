@@ -8,12 +8,14 @@
   output is neither the model's output nor part of a residual addition, together with the matching BatchNorm
   channels, depthwise channels and input rows of the next layer. The result is a smaller dense model (fewer
   parameters, MACs, flash, arena and instructions), then fine-tuned.
+Fine-tuning (`FineTune`, `fine_tune`) takes a third of the training epochs at a third of the learning rate;
+`tinyml fit` prunes its candidates with the same rule (`prune_channels`).
 Both report parameters, MACs, flash, arena, instructions per inference (QEMU) and int8 accuracy before and after.
 """
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ def _producers(layer) -> list:
 
 
 def _kernel_layers(model) -> list:
-    return [l for l in model.layers if type(l).__name__ in (*PRUNABLE, "DepthwiseConv2D")]
+    return [layer for layer in model.layers if type(layer).__name__ in (*PRUNABLE, "DepthwiseConv2D")]
 
 
 def magnitude_masks(model, sparsity: float) -> dict[str, np.ndarray]:
@@ -69,14 +71,20 @@ def _mask_callback(masks):
     return KeepZero()
 
 
+MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum")
+
+
 def channel_prune(model, ratio: float):
     """A new, smaller Keras model with the fraction `ratio` of prunable channels removed, weights copied."""
-    import keras
+    keep, in_keep = _kept_channels(model, ratio, _frozen_layers(model))
+    return _copy_kept(model, keep, in_keep)
 
-    output_layers = {t._keras_history.operation.name for t in model.outputs}
-    frozen: set[str] = set(output_layers)
-    for layer in model.layers:                        # residual additions need every branch's channels intact
-        if type(layer).__name__ in ("Add", "Subtract", "Multiply", "Concatenate", "Average", "Maximum"):
+
+def _frozen_layers(model) -> set[str]:
+    """The prunable layers whose channels must stay: the outputs, and every branch into a residual addition."""
+    frozen = {t._keras_history.operation.name for t in model.outputs}
+    for layer in model.layers:
+        if type(layer).__name__ in (*MERGES, "Concatenate"):
             stack = list(_producers(layer))
             while stack:
                 p = stack.pop()
@@ -84,7 +92,12 @@ def channel_prune(model, ratio: float):
                     frozen.add(p.name)
                 elif type(p).__name__ in PASS_THROUGH:
                     stack += _producers(p)
-    keep: dict[str, np.ndarray] = {}                  # layer name -> kept indices along its output's last axis
+    return frozen
+
+
+def _kept_channels(model, ratio: float, frozen: set[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """layer name -> kept indices along its output's last axis (the largest L1 norms), and along its input's."""
+    keep: dict[str, np.ndarray] = {}
     in_keep: dict[str, np.ndarray] = {}
     for layer in model.layers:
         kind = type(layer).__name__
@@ -103,19 +116,22 @@ def channel_prune(model, ratio: float):
                 norms = np.abs(np.take(w, src, axis=-2)).reshape(-1, n_out).sum(axis=0)
                 k = max(1, int(round(n_out * (1 - ratio))))
                 keep[layer.name] = np.sort(np.argsort(-norms, kind="stable")[:k])
-        elif kind in PASS_THROUGH:
+        elif kind in PASS_THROUGH or kind in MERGES:
             keep[layer.name] = src
         elif kind == "Flatten":
             spatial = int(np.prod(prods[0].output.shape[1:-1])) if len(prods[0].output.shape) > 2 else 1
             channels = prods[0].output.shape[-1]
             keep[layer.name] = np.array([s * channels + c for s in range(spatial) for c in src])
-        elif kind in ("Add", "Subtract", "Multiply", "Average", "Maximum"):
-            keep[layer.name] = src
         else:
-            full = np.arange(layer.output.shape[-1])
             if len(src) != prods[0].output.shape[-1]:
                 raise TinymlError(f"channel pruning cannot pass through layer {layer.name} ({kind})")
-            keep[layer.name] = full
+            keep[layer.name] = np.arange(layer.output.shape[-1])
+    return keep, in_keep
+
+
+def _copy_kept(model, keep: dict[str, np.ndarray], in_keep: dict[str, np.ndarray]):
+    """A clone of `model` with the kept channels only, and their weights."""
+    import keras
 
     def clone(layer):
         cfg = layer.get_config()
@@ -143,6 +159,36 @@ def channel_prune(model, ratio: float):
         else:
             new_l.set_weights(weights)
     return new
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """How a pruned model is fine-tuned."""
+    epochs: int
+    learning_rate: float
+    batch_size: int
+
+    @classmethod
+    def after(cls, epochs: int, learning_rate: float, batch_size: int) -> FineTune:
+        """The rule: a third of the training's epochs (at least one) at a third of its learning rate."""
+        return cls(max(1, epochs // 3), learning_rate / 3, batch_size)
+
+
+def fine_tune(model, data, schedule: FineTune, *, seed: int, progress: bool, label: str,
+              callbacks: list | None = None) -> list[dict]:
+    """Fine-tunes a pruned `model` in place (best validation epoch kept); returns the per-epoch history."""
+    from tinyml.train.trainer import fit_model
+
+    return fit_model(model, data, epochs=schedule.epochs, batch_size=schedule.batch_size,
+                     learning_rate=schedule.learning_rate, seed=seed, progress=progress, label=label,
+                     callbacks=callbacks)
+
+
+def prune_channels(model, ratio: float, data, schedule: FineTune, *, seed: int, progress: bool, label: str):
+    """`channel_prune` then `fine_tune`: the smaller, fine-tuned Keras model (`model` is left as it was)."""
+    pruned = channel_prune(model, ratio)
+    fine_tune(pruned, data, schedule, seed=seed, progress=progress, label=label)
+    return pruned
 
 
 @dataclass
@@ -177,9 +223,9 @@ class PruneReport:
 
 
 def measure(model, data, tflite_path: Path, board, instructions: bool = True) -> Side:
-    from tinyml.device.build import build_firmware
-    from tinyml.train.fit import measure_instructions
     from tinyml.compiler.stats import model_stats
+    from tinyml.device.bench import measure_instructions
+    from tinyml.device.build import build_firmware
     from tinyml.train.quantize import convert_int8, evaluate_int8
     from tinyml.train.trainer import evaluate_keras
 
@@ -200,7 +246,7 @@ def prune(model_path: Path, out_dir: Path, *, sparsity: float | None = None, cha
           progress: bool = True) -> PruneReport:
     from tinyml.device.boards import get_board
     from tinyml.train.recipes import get_recipe
-    from tinyml.train.trainer import data_for, fit_model, load_trained, metric_name, save_trained, setup_tf
+    from tinyml.train.trainer import data_for, load_trained, metric_name, save_trained, setup_tf
 
     if (sparsity is None) == (channels is None):
         raise TinymlError("give exactly one of --sparsity S (magnitude) or --channels F (structured)")
@@ -212,8 +258,10 @@ def prune(model_path: Path, out_dir: Path, *, sparsity: float | None = None, cha
     board = get_board(board_name)
     seed = int(meta.get("seed", 0))
     recipe = get_recipe(meta["recipe"])[0] if meta.get("recipe") else None
-    epochs = epochs if epochs is not None else max(1, (recipe.epochs if recipe else 9) // 3)
-    lr = (recipe.learning_rate if recipe else 1e-3) / 3
+    schedule = FineTune.after(recipe.epochs if recipe else 9, recipe.learning_rate if recipe else 1e-3,
+                              recipe.batch_size if recipe else 32)
+    if epochs is not None:
+        schedule = replace(schedule, epochs=epochs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     before = measure(model, data, out_dir / "before.tflite", board)
@@ -224,8 +272,7 @@ def prune(model_path: Path, out_dir: Path, *, sparsity: float | None = None, cha
         pruned, callbacks = model, [_mask_callback(masks)]
     else:
         pruned, callbacks = channel_prune(model, channels), []
-    fit_model(pruned, data, epochs=epochs, batch_size=recipe.batch_size if recipe else 32, learning_rate=lr,
-              seed=seed, progress=progress, label="fine-tune", callbacks=callbacks)
+    fine_tune(pruned, data, schedule, seed=seed, progress=progress, label="fine-tune", callbacks=callbacks)
     if sparsity is not None:
         apply_masks(pruned, masks)
     after = measure(pruned, data, out_dir / "model.tflite", board)
@@ -233,6 +280,6 @@ def prune(model_path: Path, out_dir: Path, *, sparsity: float | None = None, cha
     note = (DENSE_KERNEL_NOTE if mode == "magnitude" else
             "structured channel pruning removes whole channels: the pruned model is smaller and dense")
     report = PruneReport(str(model_path), str(out_dir), mode, amount, board.name, metric_name(data.task), before,
-                         after, epochs, note)
+                         after, schedule.epochs, note)
     save_trained(pruned, out_dir, data, {**meta, "pruned": {"mode": mode, "amount": amount}}, report.to_json())
     return report

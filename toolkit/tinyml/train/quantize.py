@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from tinyml.device.statistics import reference_statistics, stats_path
+from tinyml.errors import MISMATCH, TinymlError
 from tinyml.train.data import Dataset
-from tinyml.errors import TinymlError
+from tinyml.train.metrics import accuracy_interval
 
 CALIB_SAMPLES = 200
 
@@ -188,9 +190,12 @@ class QuantizeReport:
     tflite_bytes: int
     features: dict | None
     onnx: dict | None = None  # ONNX input: layouts, how the data was read, translation error vs ONNX reference
+    reference_statistics: str | None = None  # drift reference: the device's statistics over the training split
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        intervals = {f"{k}_interval": accuracy_interval(getattr(self, k), self.test_samples)
+                     for k in ("float_accuracy", "int8_accuracy", "host_c_accuracy") if self.metric == "accuracy"}
+        return {**asdict(self), **intervals}
 
 
 def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *, seed: int | None = None,
@@ -225,12 +230,15 @@ def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *,
         features = json.loads((src_dir / "features.json").read_text())
     elif data.features:
         features = data.features
+    reference = stats_path(out_path)  # the field monitor's reference, binned exactly as the device bins
+    reference_statistics(out_path, quantize_inputs(data.x_train, ev.input_scale, ev.input_zero_point), out=reference)
     report = QuantizeReport(str(model_path), str(out_path), data.info(), ev.metric, float_acc, ev.int8, ev.host_c,
-                            ev.host_equals_tflite, ev.samples, len(calib), len(tflite), features, onnx_info)
+                            ev.host_equals_tflite, ev.samples, len(calib), len(tflite), features, onnx_info,
+                            str(reference))
     if features:
         (out_path.with_suffix(".features.json")).write_text(json.dumps(features, indent=2) + "\n")
     out_path.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     if not ev.host_equals_tflite:
         raise TinymlError(f"the compiled C disagrees with the TFLite interpreter on {out_path} "
-                          f"({ev.host_c:.4f} vs {ev.int8:.4f}): please report this model", 5)
+                          f"({ev.host_c:.4f} vs {ev.int8:.4f}): please report this model", MISMATCH)
     return report

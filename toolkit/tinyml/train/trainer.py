@@ -5,7 +5,12 @@ seed: enough to rebuild the data and the architecture), `metrics.json` and, for 
 `features.json` (the feature extractor's parameters, so a device computes the same features).
 
 Metrics: classification -> accuracy on the split; anomaly (autoencoder) -> ROC AUC of the reconstruction error
-(normal vs anomalous), reported under the same "accuracy" keys with `"metric": "auc"`.
+(normal vs anomalous), reported under the same "accuracy" keys with `"metric": "auc"`. An accuracy carries its 95 %
+Wilson interval (`*_interval`) and `test_samples` (`tinyml.train.metrics`).
+
+Every training first checks the split for leakage (`Dataset.leakage()`: the same or nearly the same sample, or the
+same group, in two splits) and refuses a leaked split with one line, unless `allow_leakage` (then recorded in
+metrics.json). `cross_validate` trains on K grouped folds and reports their mean and spread.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyml.train.data import Dataset, load_dataset
 from tinyml.errors import TinymlError
+from tinyml.train.data import Dataset, load_dataset
+from tinyml.train.metrics import accuracy_interval
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -112,20 +118,50 @@ class Trained:
     metrics: dict[str, Any]
 
 
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(path)
+
+
 def save_trained(model, out_dir: Path, data: Dataset, meta: dict, metrics: dict) -> Trained:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
-    (out_dir / "tinyml.json").write_text(json.dumps(meta, indent=2) + "\n")
+    _write_json(out_dir / "tinyml.json", {**meta, "split": split_of(data)})
     if data.features:
-        (out_dir / "features.json").write_text(json.dumps(data.features, indent=2) + "\n")
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        _write_json(out_dir / "features.json", data.features)
+    _write_json(out_dir / "metrics.json", metrics)
     return Trained(out_dir, metrics)
+
+
+def split_of(data: Dataset) -> str:
+    """How `data_for` splits this data again: `group` or `random` (`auto` for a pre-split file)."""
+    return data.scheme if data.scheme in ("group", "random") else "auto"
+
+
+def checked_split(data: Dataset, allow_leakage: bool) -> dict:
+    """The split's leakage report; a leaked split is refused (one line) unless `allow_leakage`."""
+    leak = data.leakage()
+    if leak.found and not allow_leakage:
+        raise TinymlError(f"data {data.name}@{data.content_hash} ({data.scheme} split, seed {data.seed}) leaks: "
+                          f"{leak.line()}; fix the data (see `tinyml data check`) or pass --allow-leakage")
+    return {**leak.to_json(), "allowed": bool(allow_leakage and leak.found)}
+
+
+def test_metrics(model, data: Dataset) -> dict:
+    """float_val, float_test, test_samples and, for an accuracy, their Wilson intervals."""
+    out = {"float_val": evaluate_keras(model, data.x_val, data.y_val, data.task),
+           "float_test": evaluate_keras(model, data.x_test, data.y_test, data.task), "test_samples": len(data.y_test)}
+    if data.task != "anomaly":
+        out["float_val_interval"] = accuracy_interval(out["float_val"], len(data.y_val))
+        out["float_test_interval"] = accuracy_interval(out["float_test"], len(data.y_test))
+    return out
 
 
 def train(recipe_spec: str, out_dir: Path, *, data_spec: str | None = None, epochs: int | None = None,
           seed: int = 0, width: float | None = None, depth: float = 1.0, small_data: bool = False,
-          progress: bool = True) -> Trained:
+          progress: bool = True, split: str = "auto", allow_leakage: bool = False) -> Trained:
     """`tinyml train`: build RECIPE[:width], train on its data (or `data_spec`), save into `out_dir`."""
     from tinyml.train.recipes import build_model, get_recipe
 
@@ -134,7 +170,8 @@ def train(recipe_spec: str, out_dir: Path, *, data_spec: str | None = None, epoc
     epochs = recipe.epochs if epochs is None else epochs
     if epochs < 1:
         raise TinymlError(f"--epochs must be at least 1, got {epochs}")
-    data = load_dataset(data_spec or recipe.dataset, seed=seed, small=small_data, task=recipe.task)
+    data = load_dataset(data_spec or recipe.dataset, seed=seed, small=small_data, task=recipe.task, split=split)
+    leakage = checked_split(data, allow_leakage)
     setup_tf(seed)
     model = build_model(recipe, data.input_shape, data.num_classes, width, depth)
     t0 = time.monotonic()
@@ -142,12 +179,52 @@ def train(recipe_spec: str, out_dir: Path, *, data_spec: str | None = None, epoc
                         learning_rate=recipe.learning_rate, seed=seed, progress=progress,
                         label=f"{recipe.name} w{width:g} d{depth:g}")
     meta = {"recipe": recipe.name, "width": width, "depth": depth, "data": data_spec or recipe.dataset,
-            "small_data": small_data, "seed": seed, "epochs": epochs, "task": data.task}
-    metrics = {**meta, "metric": metric_name(data.task), "dataset": data.info(),
+            "small_data": small_data, "seed": seed, "epochs": epochs, "task": data.task,
+            "split": split_of(data)}
+    metrics = {**meta, "metric": metric_name(data.task), "dataset": data.info(), "leakage": leakage,
                "params": int(model.count_params()), "train_seconds": round(time.monotonic() - t0, 1),
-               "float_val": evaluate_keras(model, data.x_val, data.y_val, data.task),
-               "float_test": evaluate_keras(model, data.x_test, data.y_test, data.task), "history": history}
+               **test_metrics(model, data), "history": history}
     return save_trained(model, out_dir, data, meta, metrics)
+
+
+def cross_validate(recipe_spec: str, out_dir: Path, folds: int, *, data_spec: str | None = None,
+                   epochs: int | None = None, seed: int = 0, width: float | None = None, depth: float = 1.0,
+                   small_data: bool = False, progress: bool = True, allow_leakage: bool = False) -> dict:
+    """`tinyml train --cv K`: K trainings, fold I of K grouped folds as the test split (a grouped sixth of the
+    other folds validates);
+    writes `metrics.json` (per fold, mean and spread of the test metric; no model) into `out_dir`."""
+    from tinyml.train.recipes import build_model, get_recipe
+
+    if folds < 2:
+        raise TinymlError(f"--cv needs at least 2 folds, got {folds}")
+    recipe, spec_width = get_recipe(recipe_spec)
+    width = spec_width if width is None else width
+    epochs = recipe.epochs if epochs is None else epochs
+    rows = []
+    for fold in range(folds):
+        data = load_dataset(data_spec or recipe.dataset, seed=seed, small=small_data, task=recipe.task,
+                            cv=(fold, folds))
+        leakage = checked_split(data, allow_leakage)
+        setup_tf(seed)
+        model = build_model(recipe, data.input_shape, data.num_classes, width, depth)
+        fit_model(model, data, epochs=epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
+                  seed=seed, progress=progress, label=f"{recipe.name} fold {fold + 1}/{folds}")
+        rows.append({"fold": fold, "manifest": data.manifest, "leakage": leakage, **test_metrics(model, data)})
+    tests = np.array([r["float_test"] for r in rows])
+    n = sum(r["test_samples"] for r in rows)
+    pooled = float(sum(r["float_test"] * r["test_samples"] for r in rows) / n)
+    metrics = {"recipe": recipe.name, "width": width, "depth": depth, "data": data_spec or recipe.dataset,
+               "small_data": small_data, "seed": seed, "epochs": epochs, "task": data.task,
+               "metric": metric_name(data.task), "cv": folds, "groups": data.group_kind,
+               "dataset": {"name": data.name, "content_hash": data.content_hash},
+               "float_test_mean": float(tests.mean()), "float_test_std": float(tests.std()),
+               "float_test_pooled": pooled, "test_samples": n, "folds": rows}
+    if data.task != "anomaly":
+        metrics["float_test_pooled_interval"] = accuracy_interval(pooled, n)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / "metrics.json", metrics)
+    return metrics
 
 
 def load_trained(path: Path):
@@ -173,5 +250,6 @@ def data_for(meta: dict, data_spec: str | None, seed: int | None = None) -> Data
     if not spec:
         raise TinymlError("no data: pass --data/--calib (a built-in data set, a .npz file or a WAV folder)")
     small = bool(meta.get("small_data")) and not data_spec
+    split = "auto" if data_spec else meta.get("split", "random" if meta else "auto")   # older models: random
     return load_dataset(spec, seed=meta.get("seed", 0) if seed is None else seed, small=small,
-                        task=meta.get("task"))
+                        task=meta.get("task"), split=split)

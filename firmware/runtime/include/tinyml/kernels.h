@@ -198,6 +198,12 @@ void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, cons
                         const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                         const tm_dims *out_dims, int8_t *output, int8_t *ring);
 
+/* Scratch of tm_conv_inplace_s8 (the ring of ring_rows output rows of out_dims as passed to it). Host-callable, like
+ * every tm_<kernel>_scratch_bytes: the generator's numbers are tested against these (tests/codegen/test_scratch.py). */
+static inline int32_t tm_conv_inplace_s8_scratch_bytes(const tm_inplace_params *ip, const tm_dims *out_dims) {
+  return ip->ring_rows * out_dims->w * out_dims->c;
+}
+
 /* CONV_2D (portable arithmetic) whose int8 output is added to `skip` (same shape) with TFLite's int8 ADD; the
  * convolution is ADD's first operand if conv_is_first. `output` may be `skip`. */
 void tm_conv2d_add_s8(const tm_conv_params *p, const tm_channel_quant *q,

@@ -1,5 +1,5 @@
 /* The DSP/SIMD kernel variants (Cortex-M4/M7/M33/M55; emulated bit for bit on the host, see dsp.h). The generator
- * selects them per layer (tinyml/codegen/ops/dsp.py) and stores their weights pre-arranged:
+ * selects them per layer (tinyml/compiler/codegen/variants.py, ops/dsp.py) and stores their weights pre-arranged:
  *  - weights keep the natural k order inside each group of 4 (SXTB16 pairs (k0,k2),(k1,k3) on both operands);
  *  - the input offset is folded into the bias: sum (x+off)*w = sum x*w + off*sum w. Padded taps read the input zero
  *    point (x = -off), so the fold stays exact where padding is involved;
@@ -43,6 +43,16 @@ enum {
 #define TM_VARIANTS (~0u)
 #endif
 #define TM_VARIANT(bit) (((uint32_t)(TM_VARIANTS) & (uint32_t)(bit)) != 0u)
+
+/* Limits of the DSP kernels (the generator picks a variant only within them; tests/codegen/test_scratch.py holds its
+ * copies to these). Scratch sizes: the tm_<kernel>_scratch_bytes functions beside each kernel, callable on the host
+ * (like CMSIS-NN's _get_buffer_size functions). */
+#define TM_DSP_CHANNEL_GROUP 4         /* depthwise, direct convolution, average pooling: channels % this == 0 */
+#define TM_CONV_DIRECT_MAX_TAPS 16     /* direct convolution: kh * kw at most this (tap pointers on the stack) */
+#define TM_DW_MAX_TAPS 64              /* depthwise: kh * kw at most this (tap offsets on the stack) */
+#define TM_AVG_POOL_DSP_MAX_WINDOW 255 /* average pooling: filter_h * filter_w at most this (16-bit lane sums) */
+
+static inline int32_t tm_dsp_round4(int32_t n) { return (n + 3) / 4 * 4; }
 
 /* A layer's runtime flag, a compile-time constant when the model uses only one of its two values. */
 #define TM_VARIANT_FLAG(runtime, set_bit, clear_bit) \
@@ -156,13 +166,17 @@ typedef struct {
 void tm_fully_connected_s8_dsp(const tm_fc_dsp_params *p, const tm_dsp_requant *rq, const int8_t *input,
                                const void *weights, const int32_t *bias, int8_t *output, int32_t *scratch);
 
+/* Scratch of tm_fully_connected_s8_dsp: the input widened (k4 = in_features rounded up to 4), none when direct. */
+static inline int32_t tm_fully_connected_s8_dsp_scratch_bytes(int32_t in_features, int32_t direct) {
+  return direct ? 0 : 2 * tm_dsp_round4(in_features);
+}
+
 /* Convolution as a GEMM over im2col rows of two pixels at a time: k = (ky*kw + kx)*in_c + ic, padded to k4 with
  * zero weights (im2col: k4 a multiple of 8, an even number of groups of 4; direct: of 4). weights: output
  * channels in pairs, per group of 4 k: channel o's int8 word then channel o+1's;
- * an odd last channel: its words. scratch (TM_CONV_DSP_SCRATCH): 4*k4 bytes (two widened rows) + k4 bytes (gather
- * row) when in_c % 4; with `direct` (in_c % 4 == 0, at most TM_CONV_DIRECT_MAX_TAPS taps) no im2col: the input is
- * read and widened in place, scratch is one row of in_c zero-point bytes for padded taps. */
-#define TM_CONV_DIRECT_MAX_TAPS 16
+ * an odd last channel: its words. scratch (tm_conv2d_s8_dsp_scratch_bytes): 4*k4 bytes (two widened rows) + k4 bytes
+ * (gather row) when in_c % 4; with `direct` (in_c % 4 == 0, at most TM_CONV_DIRECT_MAX_TAPS taps) no im2col: the
+ * input is read and widened in place, scratch is one row of in_c zero-point bytes for padded taps. */
 typedef struct {
   int32_t stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t k4;
@@ -175,6 +189,19 @@ void tm_conv2d_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                       const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                       const int8_t *weights, const int32_t *bias, const tm_dims *out_dims, int8_t *output,
                       void *scratch);
+
+/* tm_conv_dsp_params.k4 for a filter [out_c, kh, kw, in_c]: k = kh*kw*in_c rounded up to 4 (direct) or 8. */
+static inline int32_t tm_conv2d_s8_dsp_k4(const tm_dims *filter_dims, int32_t direct) {
+  const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
+  return direct ? tm_dsp_round4(k) : (k + 7) / 8 * 8;
+}
+
+static inline int32_t tm_conv2d_s8_dsp_scratch_bytes(const tm_dims *in_dims, const tm_dims *filter_dims,
+                                                     int32_t direct) {
+  const int32_t k4 = tm_conv2d_s8_dsp_k4(filter_dims, direct);
+  if (direct) return tm_dsp_round4(in_dims->c);
+  return 4 * k4 + ((in_dims->c & 3) ? k4 : 0);
+}
 
 /* Output rows [row0, row1) of batch 0 only, written from `output` on (row row0's first byte); reads only the input
  * rows those output rows need. The row kernels of tm_conv_inplace_dsp_s8. */
@@ -190,8 +217,12 @@ void tm_conv2d_add_s8_dsp(const tm_conv_dsp_params *p, const tm_dsp_requant *rq,
                           const tm_add_params *add, int32_t conv_is_first, const int8_t *skip, int8_t *output,
                           void *scratch);
 
+static inline int32_t tm_conv2d_add_s8_dsp_scratch_bytes(const tm_dims *in_dims, const tm_dims *filter_dims,
+                                                         int32_t direct) {
+  return tm_conv2d_s8_dsp_scratch_bytes(in_dims, filter_dims, direct) + tm_dsp_round4(2 * filter_dims->n);
+}
+
 /* Average pooling, channels % 4 == 0 and filter_h * filter_w <= TM_AVG_POOL_DSP_MAX_WINDOW (tm_pool_params). */
-#define TM_AVG_POOL_DSP_MAX_WINDOW 255
 void tm_avg_pool2d_s8_dsp(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,
                           const tm_dims *out_dims, int8_t *output);
 
@@ -210,6 +241,11 @@ void tm_depthwise_conv2d_s8_dsp(const tm_dw_dsp_params *p, const tm_dsp_requant 
                                 const tm_dims *in_dims, const int8_t *input, const tm_dims *filter_dims,
                                 const int32_t *weights, const int32_t *bias, const tm_dims *out_dims,
                                 int8_t *output, int8_t *scratch);
+
+static inline int32_t tm_depthwise_conv2d_s8_dsp_scratch_bytes(const tm_dims *in_dims) {
+  return tm_dsp_round4(in_dims->c);
+}
+
 void tm_depthwise_conv2d_s8_dsp_rows(const void *p, const tm_dsp_requant *rq, const tm_dims *in_dims,
                                      const int8_t *input, const tm_dims *filter_dims, const void *weights,
                                      const int32_t *bias, const tm_dims *out_dims, int8_t *output, void *scratch,
@@ -231,5 +267,15 @@ void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_param
                             const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
                             const tm_dims *filter_dims, const void *weights, const int32_t *bias,
                             const tm_dims *out_dims, int8_t *output, int8_t *ring, void *scratch);
+
+/* The ring (ring_rows output rows of out_dims as passed, word-aligned), then the row kernel's own scratch. */
+static inline int32_t tm_conv_inplace_dsp_s8_ring_bytes(const tm_inplace_dsp_params *ip, const tm_dims *out_dims) {
+  return tm_dsp_round4(ip->ring_rows * out_dims->w * out_dims->c);
+}
+
+static inline int32_t tm_conv_inplace_dsp_s8_scratch_bytes(const tm_inplace_dsp_params *ip, const tm_dims *out_dims,
+                                                           int32_t kernel_scratch_bytes) {
+  return tm_conv_inplace_dsp_s8_ring_bytes(ip, out_dims) + kernel_scratch_bytes;
+}
 
 #endif

@@ -5,6 +5,7 @@
  * computed (tm_conv2d_s8_dsp_rows, the row kernel of the in-place wrapper), and the output stage may add a skip
  * tensor with TFLite's ADD arithmetic (tm_conv2d_add_s8_dsp). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
+#include "../elementwise/add_one.h"
 
 /* The interleaved row block: per group of 4 k, words (px0 k0k2, px0 k1k3, px1 k0k2, px1 k1k3); this writes one
  * pixel's two words of each group (dst: that pixel's first word). groups >= 1. */
@@ -164,11 +165,7 @@ static inline int8_t add_one_fast(const add_fast *f, int32_t conv, int32_t skip,
 
 /* The fused residual ADD of one int8 convolution output with its skip element (tm_conv2d_add_s8's arithmetic). */
 static inline int8_t add_one(const tm_add_params *add, int32_t conv, int32_t skip, int32_t conv_is_first) {
-  const int32_t a = conv_is_first ? conv : skip, b = conv_is_first ? skip : conv;
-  const int32_t sa = tm_requantize((a + add->a_offset) * (1 << add->left_shift), add->a_multiplier, add->a_shift);
-  const int32_t sb = tm_requantize((b + add->b_offset) * (1 << add->left_shift), add->b_multiplier, add->b_shift);
-  const int32_t sum = tm_requantize(sa + sb, add->output_multiplier, add->output_shift) + add->output_offset;
-  return (int8_t)tm_clamp(sum, add->act_min, add->act_max);
+  return tm_add_one_s8(add, conv_is_first ? conv : skip, conv_is_first ? skip : conv);
 }
 
 typedef struct {
@@ -434,6 +431,55 @@ static inline int32_t dot4(int32_t xa, int32_t xb, int32_t wa, int32_t wb, int32
   return tm_smlad(xb, wb, tm_smlad(xa, wa, acc));
 }
 
+/* One channel's weights of one group of 4 k (advancing *w) against both pixels' widened words x = (pixel 0 k0k2,
+ * pixel 0 k1k3, pixel 1 k0k2, pixel 1 k1k3), into that channel's accumulators of pixel 0 (a0) and pixel 1 (a1). */
+static inline __attribute__((always_inline)) void channel_dot4(const uint32_t **w, const int32_t wide,
+                                                               const int32_t *x, int32_t *a0, int32_t *a1) {
+  int32_t wa, wb;
+  channel_weights(w, wide, &wa, &wb);
+  *a0 = dot4(x[0], x[1], wa, wb, *a0);
+  *a1 = dot4(x[2], x[3], wa, wb, *a1);
+}
+
+/* The C tile of `n` channels (2: a pair, channel o in a00/a10 and o + 1 in a01/a11; 1: the odd last channel, in
+ * a00/a10 only) over the two pixels, their weights interleaved per group of 4 k. Direct: per tap, taps2 gives the
+ * two pixels' input bytes, per_tap words each, widened in the loop; im2col: `rows` holds each group's 4 widened
+ * words. */
+static inline __attribute__((always_inline)) void tile_c(const int32_t direct, const int32_t *rows, int32_t groups,
+                                                         const int8_t *const *taps2, int32_t taps, int32_t per_tap,
+                                                         const uint32_t **w, const int32_t wide, const int32_t n,
+                                                         int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11) {
+  if (direct) {
+    for (int32_t t = 0; t < taps; ++t) {
+      const int8_t *s0 = taps2[2 * t], *s1 = taps2[2 * t + 1];
+#pragma GCC unroll 2
+      for (int32_t g = 0; g < per_tap; ++g) {
+        const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
+        s0 += 4;
+        s1 += 4;
+        const int32_t x[4] = {tm_sxtb16(v0), tm_sxtb16_ror8(v0), tm_sxtb16(v1), tm_sxtb16_ror8(v1)};
+        channel_dot4(w, wide, x, a00, a10);
+        if (n == 2) channel_dot4(w, wide, x, a01, a11);
+      }
+    }
+  } else {
+    const int32_t *x = rows;
+    for (int32_t g = 0; g < groups; ++g, x += 4) {
+      channel_dot4(w, wide, x, a00, a10);
+      if (n == 2) channel_dot4(w, wide, x, a01, a11);
+    }
+  }
+}
+
+/* The odd last channel (cold: once per pixel pair of a layer with odd out_c; its weights w follow the pairs'), into
+ * acc (pixel 0, pixel 1). Out of line, with w by value, so that it leaves the channel-pair loop's registers alone. */
+static __attribute__((noinline)) void tile_c_odd(const int32_t direct, const int32_t *rows, int32_t groups,
+                                                 const int8_t *const *taps2, int32_t taps, int32_t per_tap,
+                                                 const uint32_t *w, const int32_t wide, int32_t acc[2]) {
+  int32_t unused0 = 0, unused1 = 0;
+  tile_c(direct, rows, groups, taps2, taps, per_tap, &w, wide, 1, &acc[0], &unused0, &acc[1], &unused1);
+}
+
 /* The channel-pair tile over two pixels: x0/x1 give each tap's widened words (im2col) or input bytes (direct). */
 static inline __attribute__((always_inline)) void tile_pairs(
     const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const int8_t *weights, const int32_t *bias,
@@ -460,24 +506,7 @@ static inline __attribute__((always_inline)) void tile_pairs(
         tile_direct_asm(taps2, taps, 4 * per_tap, &w, &a00, &a01, &a10, &a11);
       } else
 #endif
-      for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *s0 = taps2[2 * t], *s1 = taps2[2 * t + 1];
-#pragma GCC unroll 2
-        for (int32_t g = 0; g < per_tap; ++g) {
-          const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
-          s0 += 4;
-          s1 += 4;
-          const int32_t x0a = tm_sxtb16(v0), x0b = tm_sxtb16_ror8(v0);
-          const int32_t x1a = tm_sxtb16(v1), x1b = tm_sxtb16_ror8(v1);
-          int32_t wa, wb;
-          channel_weights(&w, wide, &wa, &wb);
-          a00 = dot4(x0a, x0b, wa, wb, a00);
-          a10 = dot4(x1a, x1b, wa, wb, a10);
-          channel_weights(&w, wide, &wa, &wb);
-          a01 = dot4(x0a, x0b, wa, wb, a01);
-          a11 = dot4(x1a, x1b, wa, wb, a11);
-        }
-      }
+      tile_c(1, rows, groups, taps2, taps, per_tap, &w, wide, 2, &a00, &a01, &a10, &a11);
     } else {
 #if TM_DSP_NATIVE
       if (single) {  /* the second pixel is the first one again: compute it once */
@@ -487,16 +516,7 @@ static inline __attribute__((always_inline)) void tile_pairs(
       } else
         tile_asm(rows, &w, groups, &a00, &a01, &a10, &a11, wide);
 #else
-      const int32_t *x = rows;
-      for (int32_t g = 0; g < groups; ++g, x += 4) {
-        int32_t wa, wb;
-        channel_weights(&w, wide, &wa, &wb);
-        a00 = dot4(x[0], x[1], wa, wb, a00);
-        a10 = dot4(x[2], x[3], wa, wb, a10);
-        channel_weights(&w, wide, &wa, &wb);
-        a01 = dot4(x[0], x[1], wa, wb, a01);
-        a11 = dot4(x[2], x[3], wa, wb, a11);
-      }
+      tile_c(0, rows, groups, taps2, taps, per_tap, &w, wide, 2, &a00, &a01, &a10, &a11);
 #endif
     }
 #if TM_DSP_NATIVE
@@ -514,29 +534,10 @@ static inline __attribute__((always_inline)) void tile_pairs(
     o0[o + 1] = y01;
   }
   if (out_c & 1) {  /* the last channel alone (its weights follow the pairs, same per-group layout) */
-    int32_t a0 = bias[o], a1 = a0;
-    if (direct) {
-      for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *s0 = taps2[2 * t], *s1 = taps2[2 * t + 1];
-        for (int32_t g = 0; g < per_tap; ++g, s0 += 4, s1 += 4) {
-          const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
-          int32_t wa, wb;
-          channel_weights(&w, wide, &wa, &wb);
-          a0 = dot4(tm_sxtb16(v0), tm_sxtb16_ror8(v0), wa, wb, a0);
-          a1 = dot4(tm_sxtb16(v1), tm_sxtb16_ror8(v1), wa, wb, a1);
-        }
-      }
-    } else {
-      const int32_t *x = rows;
-      for (int32_t g = 0; g < groups; ++g, x += 4) {
-        int32_t wa, wb;
-        channel_weights(&w, wide, &wa, &wb);
-        a0 = dot4(x[0], x[1], wa, wb, a0);
-        a1 = dot4(x[2], x[3], wa, wb, a1);
-      }
-    }
+    int32_t acc[2] = {bias[o], bias[o]};
+    tile_c_odd(direct, rows, groups, direct ? taps2 : 0, taps, per_tap, w, wide, acc);  /* im2col: taps2 unused */
     const tm_dsp_ch c = tm_dsp_load_ch(rq, o, mode);
-    const int8_t y0 = tm_dsp_apply(a0, c, mode, zp, lo, hi), y1 = tm_dsp_apply(a1, c, mode, zp, lo, hi);
+    const int8_t y0 = tm_dsp_apply(acc[0], c, mode, zp, lo, hi), y1 = tm_dsp_apply(acc[1], c, mode, zp, lo, hi);
     o1[o] = y1;
     o0[o] = y0;
   }

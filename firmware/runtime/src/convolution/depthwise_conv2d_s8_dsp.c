@@ -4,7 +4,6 @@
  * (tm_depthwise_conv2d_s8_dsp_rows, the row kernel of the in-place wrapper). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 
-#define TM_DW_MAX_TAPS 64
 
 #if TM_DSP_NATIVE
 /* One tap in assembly: the tap's offset (post-incremented table), its word of 4 channels at that offset from [c]

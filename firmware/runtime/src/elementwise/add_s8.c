@@ -1,17 +1,9 @@
 /* Int8 addition with broadcasting: both inputs rescaled to a common 2^left_shift-scaled domain, then requantized. */
-#include "tinyml/kernels.h"
-#include "tinyml/requant.h"
+#include "add_one.h"
+#include "broadcast.h"
+
+static inline int8_t add(const void *p, int32_t a, int32_t b) { return tm_add_one_s8((const tm_add_params *)p, a, b); }
 
 void tm_add_s8(const tm_add_params *p, const tm_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *output) {
-  for (int32_t i0 = 0; i0 < bc->out_shape[0]; ++i0)
-    for (int32_t i1 = 0; i1 < bc->out_shape[1]; ++i1)
-      for (int32_t i2 = 0; i2 < bc->out_shape[2]; ++i2)
-        for (int32_t i3 = 0; i3 < bc->out_shape[3]; ++i3) {
-          const int32_t ia = i0 * bc->a_strides[0] + i1 * bc->a_strides[1] + i2 * bc->a_strides[2] + i3 * bc->a_strides[3];
-          const int32_t ib = i0 * bc->b_strides[0] + i1 * bc->b_strides[1] + i2 * bc->b_strides[2] + i3 * bc->b_strides[3];
-          const int32_t sa = tm_requantize((a[ia] + p->a_offset) * (1 << p->left_shift), p->a_multiplier, p->a_shift);
-          const int32_t sb = tm_requantize((b[ib] + p->b_offset) * (1 << p->left_shift), p->b_multiplier, p->b_shift);
-          const int32_t sum = tm_requantize(sa + sb, p->output_multiplier, p->output_shift) + p->output_offset;
-          *output++ = (int8_t)tm_clamp(sum, p->act_min, p->act_max);
-        }
+  tm_broadcast_s8(bc, a, b, output, p, add);
 }

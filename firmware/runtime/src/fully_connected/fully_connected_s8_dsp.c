@@ -2,6 +2,13 @@
  * (`direct`, no scratch) widened on the fly for each block of rows. Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 
+/* The input bytes [i, n) (fewer than 4) as a word, zero-padded: the last, partial group of 4 inputs. */
+static inline uint32_t tail_word(const int8_t *x, int32_t i, int32_t n) {
+  uint8_t tail[4] = {0, 0, 0, 0};
+  for (int32_t j = 0; i + j < n; ++j) tail[j] = (uint8_t)x[i + j];
+  return tm_load32(tail);
+}
+
 static void widen(const int8_t *x, int32_t n, int32_t k4, int32_t *out) {
   int32_t i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -10,14 +17,11 @@ static void widen(const int8_t *x, int32_t n, int32_t k4, int32_t *out) {
     *out++ = tm_sxtb16_ror8(w);
   }
   if (i < k4) {
-    uint8_t tail[4] = {0, 0, 0, 0};
-    for (int32_t j = 0; i + j < n; ++j) tail[j] = (uint8_t)x[i + j];
-    const uint32_t w = tm_load32(tail);
+    const uint32_t w = tail_word(x, i, n);
     *out++ = tm_sxtb16(w);
     *out++ = tm_sxtb16_ror8(w);
   }
 }
-
 
 #if TM_DSP_NATIVE
 /* The hot loops of the wide layout in assembly: gcc neither keeps the 4 accumulators, the input pair and 4 weights
@@ -71,102 +75,123 @@ static inline int32_t fc_entry(const tm_fc_dsp_params *p, int32_t o) {
 
 #define OUT(acc, o) tm_dsp_apply((acc), tm_dsp_load_ch(rq, fc_entry(p, (o)), mode), mode, zp, lo, hi)
 
-/* One group of 4 inputs (word v) against a block of 4 rows: int16 weights (8 words) or int8 (4 words). */
-#define FC_WIDE4(v)                                                         \
-  do {                                                                      \
-    const int32_t xa = tm_sxtb16(v), xb = tm_sxtb16_ror8(v);                \
-    a0 = tm_smlad(w[0], xa, a0);                                            \
-    a1 = tm_smlad(w[1], xa, a1);                                            \
-    a2 = tm_smlad(w[2], xa, a2);                                            \
-    a3 = tm_smlad(w[3], xa, a3);                                            \
-    a0 = tm_smlad(w[4], xb, a0);                                            \
-    a1 = tm_smlad(w[5], xb, a1);                                            \
-    a2 = tm_smlad(w[6], xb, a2);                                            \
-    a3 = tm_smlad(w[7], xb, a3);                                            \
-    w += 8;                                                                 \
-  } while (0)
-#define FC_COMPACT4(v)                                                      \
-  do {                                                                      \
-    const int32_t xa = tm_sxtb16(v), xb = tm_sxtb16_ror8(v);                \
-    uint32_t r = tm_load32(w);                                              \
-    a0 = tm_smlad(tm_sxtb16(r), xa, a0);                                    \
-    a0 = tm_smlad(tm_sxtb16_ror8(r), xb, a0);                               \
-    r = tm_load32(w + 4);                                                   \
-    a1 = tm_smlad(tm_sxtb16(r), xa, a1);                                    \
-    a1 = tm_smlad(tm_sxtb16_ror8(r), xb, a1);                               \
-    r = tm_load32(w + 8);                                                   \
-    a2 = tm_smlad(tm_sxtb16(r), xa, a2);                                    \
-    a2 = tm_smlad(tm_sxtb16_ror8(r), xb, a2);                               \
-    r = tm_load32(w + 12);                                                  \
-    a3 = tm_smlad(tm_sxtb16(r), xa, a3);                                    \
-    a3 = tm_smlad(tm_sxtb16_ror8(r), xb, a3);                               \
-    w += 16;                                                                \
-  } while (0)
-
-/* No scratch: each block of rows widens the input words itself (the last, partial group from a zero-padded copy). */
-static inline __attribute__((always_inline)) void fc_direct(const tm_fc_dsp_params *p, const tm_dsp_requant *rq,
-                                                            const int8_t *x, const void *weights,
-                                                            const int32_t *bias, int8_t *out, const int32_t mode) {
-  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
-  const int32_t groups = p->k4 >> 2, rows4 = p->out_features & ~3, n = p->in_features, full = n >> 2;
-  uint8_t tail_bytes[4] = {0, 0, 0, 0};
-  for (int32_t j = 0; 4 * full + j < n; ++j) tail_bytes[j] = (uint8_t)x[4 * full + j];
-  const uint32_t tail = tm_load32(tail_bytes);
-  const int32_t has_tail = groups > full;
-  if (TM_VARIANT_FLAG(p->wide, TM_V_FC_WIDE, TM_V_FC_NARROW)) {
-    const int32_t *w = (const int32_t *)weights;
-    for (int32_t o = 0; o < rows4; o += 4) {
-      int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
-#if TM_DSP_NATIVE
-      if (full > 0) fc4_wide_bytes(&w, x, full, &a0, &a1, &a2, &a3);
-#else
-      const int8_t *xp = x;
-      for (int32_t g = 0; g < full; ++g, xp += 4) {
-        const uint32_t v = tm_load32(xp);
-        FC_WIDE4(v);
-      }
-#endif
-      if (has_tail) FC_WIDE4(tail);
-      out[o] = OUT(a0, o);
-      out[o + 1] = OUT(a1, o + 1);
-      out[o + 2] = OUT(a2, o + 2);
-      out[o + 3] = OUT(a3, o + 3);
-    }
-    for (int32_t o = rows4; o < p->out_features; ++o) {
-      int32_t a = bias[o];
-      for (int32_t g = 0; g < groups; ++g) {
-        const uint32_t v = g < full ? tm_load32(x + 4 * g) : tail;
-        a = tm_smlad(w[0], tm_sxtb16(v), a);
-        a = tm_smlad(w[1], tm_sxtb16_ror8(v), a);
-        w += 2;
-      }
-      out[o] = OUT(a, o);
-    }
+/* The next group of 4 inputs, widened: xa = (k0, k2), xb = (k1, k3); from the widened scratch (2 words), or
+ * (`direct`) an input word widened here. */
+static inline __attribute__((always_inline)) void next_group(const int32_t direct, const void **xp, int32_t *xa,
+                                                             int32_t *xb) {
+  if (direct) {
+    const int8_t *x = (const int8_t *)*xp;
+    const uint32_t v = tm_load32(x);
+    *xa = tm_sxtb16(v), *xb = tm_sxtb16_ror8(v);
+    *xp = x + 4;
   } else {
-    const int8_t *w = (const int8_t *)weights;
-    for (int32_t o = 0; o < rows4; o += 4) {
-      int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
-      const int8_t *xp = x;
-      for (int32_t g = 0; g < full; ++g, xp += 4) {
-        const uint32_t v = tm_load32(xp);
-        FC_COMPACT4(v);
+    const int32_t *x = (const int32_t *)*xp;
+    *xa = x[0], *xb = x[1];
+    *xp = x + 2;
+  }
+}
+
+/* One group of 4 inputs against a block of 4 rows: int16 weights (8 words at *ww, the rows' (k0, k2) pairs then
+ * their (k1, k3) pairs) or int8 (a word per row at *wn). */
+static inline __attribute__((always_inline)) void block_group(const int32_t wide, const int32_t **ww,
+                                                              const int8_t **wn, int32_t xa, int32_t xb, int32_t *a0,
+                                                              int32_t *a1, int32_t *a2, int32_t *a3) {
+  if (wide) {
+    const int32_t *w = *ww;
+    *a0 = tm_smlad(w[0], xa, *a0);
+    *a1 = tm_smlad(w[1], xa, *a1);
+    *a2 = tm_smlad(w[2], xa, *a2);
+    *a3 = tm_smlad(w[3], xa, *a3);
+    *a0 = tm_smlad(w[4], xb, *a0);
+    *a1 = tm_smlad(w[5], xb, *a1);
+    *a2 = tm_smlad(w[6], xb, *a2);
+    *a3 = tm_smlad(w[7], xb, *a3);
+    *ww = w + 8;
+  } else {
+    const int8_t *w = *wn;
+    uint32_t r = tm_load32(w);
+    *a0 = tm_smlad(tm_sxtb16(r), xa, *a0);
+    *a0 = tm_smlad(tm_sxtb16_ror8(r), xb, *a0);
+    r = tm_load32(w + 4);
+    *a1 = tm_smlad(tm_sxtb16(r), xa, *a1);
+    *a1 = tm_smlad(tm_sxtb16_ror8(r), xb, *a1);
+    r = tm_load32(w + 8);
+    *a2 = tm_smlad(tm_sxtb16(r), xa, *a2);
+    *a2 = tm_smlad(tm_sxtb16_ror8(r), xb, *a2);
+    r = tm_load32(w + 12);
+    *a3 = tm_smlad(tm_sxtb16(r), xa, *a3);
+    *a3 = tm_smlad(tm_sxtb16_ror8(r), xb, *a3);
+    *wn = w + 16;
+  }
+}
+
+/* One group of 4 inputs against a single row (the rows after the blocks of 4): 2 int16 words or 1 int8 word. */
+static inline __attribute__((always_inline)) int32_t row_group(const int32_t wide, const int32_t **ww,
+                                                               const int8_t **wn, int32_t xa, int32_t xb, int32_t a) {
+  if (wide) {
+    a = tm_smlad((*ww)[0], xa, a);
+    a = tm_smlad((*ww)[1], xb, a);
+    *ww += 2;
+  } else {
+    const uint32_t r = tm_load32(*wn);
+    a = tm_smlad(tm_sxtb16(r), xa, a);
+    a = tm_smlad(tm_sxtb16_ror8(r), xb, a);
+    *wn += 4;
+  }
+  return a;
+}
+
+/* Every row of one batch item: blocks of 4 rows, then the rest one by one. x: the input widened into scratch, or
+ * (`direct`, no scratch) the int8 input itself, each block of rows widening its words on the fly and the last,
+ * partial group read from a zero-padded copy. */
+static inline __attribute__((always_inline)) void fc_rows(const tm_fc_dsp_params *p, const tm_dsp_requant *rq,
+                                                          const void *x, const void *weights, const int32_t *bias,
+                                                          int8_t *out, const int32_t mode, const int32_t direct) {
+  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
+  const int32_t wide = TM_VARIANT_FLAG(p->wide, TM_V_FC_WIDE, TM_V_FC_NARROW);
+  const int32_t groups = p->k4 >> 2, rows4 = p->out_features & ~3, n = p->in_features;
+  const int32_t full = direct ? n >> 2 : groups;  /* groups read from x in the loop */
+  const int32_t has_tail = groups > full;
+  int32_t tail_a = 0, tail_b = 0;
+  if (direct) {
+    const uint32_t tail = tail_word((const int8_t *)x, 4 * full, n);
+    tail_a = tm_sxtb16(tail), tail_b = tm_sxtb16_ror8(tail);
+  }
+  const int32_t *ww = (const int32_t *)weights;
+  const int8_t *wn = (const int8_t *)weights;
+  for (int32_t o = 0; o < rows4; o += 4) {
+    int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
+#if TM_DSP_NATIVE
+    if (wide && direct) {
+      if (full > 0) fc4_wide_bytes(&ww, (const int8_t *)x, full, &a0, &a1, &a2, &a3);
+    } else if (wide) {
+      fc4_wide_widened(&ww, (const int32_t *)x, groups, &a0, &a1, &a2, &a3);
+    } else
+#endif
+    {
+      const void *xp = x;
+      for (int32_t g = 0; g < full; ++g) {
+        int32_t xa, xb;
+        next_group(direct, &xp, &xa, &xb);
+        block_group(wide, &ww, &wn, xa, xb, &a0, &a1, &a2, &a3);
       }
-      if (has_tail) FC_COMPACT4(tail);
-      out[o] = OUT(a0, o);
-      out[o + 1] = OUT(a1, o + 1);
-      out[o + 2] = OUT(a2, o + 2);
-      out[o + 3] = OUT(a3, o + 3);
     }
-    for (int32_t o = rows4; o < p->out_features; ++o) {
-      int32_t a = bias[o];
-      for (int32_t g = 0; g < groups; ++g) {
-        const uint32_t v = g < full ? tm_load32(x + 4 * g) : tail, r = tm_load32(w);
-        a = tm_smlad(tm_sxtb16(r), tm_sxtb16(v), a);
-        a = tm_smlad(tm_sxtb16_ror8(r), tm_sxtb16_ror8(v), a);
-        w += 4;
-      }
-      out[o] = OUT(a, o);
+    if (has_tail) block_group(wide, &ww, &wn, tail_a, tail_b, &a0, &a1, &a2, &a3);
+    out[o] = OUT(a0, o);
+    out[o + 1] = OUT(a1, o + 1);
+    out[o + 2] = OUT(a2, o + 2);
+    out[o + 3] = OUT(a3, o + 3);
+  }
+  for (int32_t o = rows4; o < p->out_features; ++o) {
+    int32_t a = bias[o];
+    const void *xp = x;
+    for (int32_t g = 0; g < full; ++g) {
+      int32_t xa, xb;
+      next_group(direct, &xp, &xa, &xb);
+      a = row_group(wide, &ww, &wn, xa, xb, a);
     }
+    if (has_tail) a = row_group(wide, &ww, &wn, tail_a, tail_b, a);
+    out[o] = OUT(a, o);
   }
 }
 
@@ -174,92 +199,14 @@ static inline __attribute__((always_inline)) void fc_run(const tm_fc_dsp_params 
                                                          const int8_t *input, const void *weights,
                                                          const int32_t *bias, int8_t *output, int32_t *scratch,
                                                          const int32_t mode) {
-  const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max;
-  const int32_t groups = p->k4 >> 2, rows4 = p->out_features & ~3;
   for (int32_t b = 0; b < p->batches; ++b) {
-    if (TM_VARIANT_FLAG(p->direct, TM_V_FC_DIRECT, TM_V_FC_SCRATCH)) {
-      fc_direct(p, rq, input + b * p->in_features, weights, bias, output + b * p->out_features, mode);
-      continue;
-    }
-    widen(input + b * p->in_features, p->in_features, p->k4, scratch);
+    const int8_t *x = input + b * p->in_features;
     int8_t *out = output + b * p->out_features;
-    if (TM_VARIANT_FLAG(p->wide, TM_V_FC_WIDE, TM_V_FC_NARROW)) {
-      const int32_t *w = (const int32_t *)weights;
-      for (int32_t o = 0; o < rows4; o += 4) {
-        int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
-#if TM_DSP_NATIVE
-        fc4_wide_widened(&w, scratch, groups, &a0, &a1, &a2, &a3);
-#else
-        const int32_t *x = scratch;
-        for (int32_t g = 0; g < groups; ++g) {
-          const int32_t xa = x[0], xb = x[1];
-          x += 2;
-          a0 = tm_smlad(w[0], xa, a0);
-          a1 = tm_smlad(w[1], xa, a1);
-          a2 = tm_smlad(w[2], xa, a2);
-          a3 = tm_smlad(w[3], xa, a3);
-          a0 = tm_smlad(w[4], xb, a0);
-          a1 = tm_smlad(w[5], xb, a1);
-          a2 = tm_smlad(w[6], xb, a2);
-          a3 = tm_smlad(w[7], xb, a3);
-          w += 8;
-        }
-#endif
-        out[o] = OUT(a0, o);
-        out[o + 1] = OUT(a1, o + 1);
-        out[o + 2] = OUT(a2, o + 2);
-        out[o + 3] = OUT(a3, o + 3);
-      }
-      for (int32_t o = rows4; o < p->out_features; ++o) {
-        int32_t a = bias[o];
-        const int32_t *x = scratch;
-        for (int32_t g = 0; g < groups; ++g) {
-          a = tm_smlad(w[0], x[0], a);
-          a = tm_smlad(w[1], x[1], a);
-          w += 2;
-          x += 2;
-        }
-        out[o] = OUT(a, o);
-      }
+    if (TM_VARIANT_FLAG(p->direct, TM_V_FC_DIRECT, TM_V_FC_SCRATCH)) {
+      fc_rows(p, rq, x, weights, bias, out, mode, 1);
     } else {
-      const int8_t *w = (const int8_t *)weights;
-      for (int32_t o = 0; o < rows4; o += 4) {
-        int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
-        const int32_t *x = scratch;
-        for (int32_t g = 0; g < groups; ++g) {
-          const int32_t xa = x[0], xb = x[1];
-          x += 2;
-          uint32_t r = tm_load32(w);
-          a0 = tm_smlad(tm_sxtb16(r), xa, a0);
-          a0 = tm_smlad(tm_sxtb16_ror8(r), xb, a0);
-          r = tm_load32(w + 4);
-          a1 = tm_smlad(tm_sxtb16(r), xa, a1);
-          a1 = tm_smlad(tm_sxtb16_ror8(r), xb, a1);
-          r = tm_load32(w + 8);
-          a2 = tm_smlad(tm_sxtb16(r), xa, a2);
-          a2 = tm_smlad(tm_sxtb16_ror8(r), xb, a2);
-          r = tm_load32(w + 12);
-          a3 = tm_smlad(tm_sxtb16(r), xa, a3);
-          a3 = tm_smlad(tm_sxtb16_ror8(r), xb, a3);
-          w += 16;
-        }
-        out[o] = OUT(a0, o);
-        out[o + 1] = OUT(a1, o + 1);
-        out[o + 2] = OUT(a2, o + 2);
-        out[o + 3] = OUT(a3, o + 3);
-      }
-      for (int32_t o = rows4; o < p->out_features; ++o) {
-        int32_t a = bias[o];
-        const int32_t *x = scratch;
-        for (int32_t g = 0; g < groups; ++g) {
-          const uint32_t r = tm_load32(w);
-          a = tm_smlad(tm_sxtb16(r), x[0], a);
-          a = tm_smlad(tm_sxtb16_ror8(r), x[1], a);
-          w += 4;
-          x += 2;
-        }
-        out[o] = OUT(a, o);
-      }
+      widen(x, p->in_features, p->k4, scratch);
+      fc_rows(p, rq, scratch, weights, bias, out, mode, 0);
     }
   }
 }

@@ -1,23 +1,20 @@
 /* Int8 average pooling over the valid (unpadded) part of each window, rounding half away from zero. */
-#include "tinyml/kernels.h"
+#include "pool_loop.h"
+
+static inline __attribute__((always_inline)) void average(const tm_pool_params *p, const int8_t *in_batch,
+                                                          int32_t in_w, int32_t c, const tm_pool_window *win,
+                                                          int8_t *out) {
+  const int32_t count = (win->ky1 - win->ky0) * (win->kx1 - win->kx0);
+  for (int32_t ch = 0; ch < c; ++ch) {
+    int32_t sum = 0;
+    for (int32_t ky = win->ky0; ky < win->ky1; ++ky)
+      for (int32_t kx = win->kx0; kx < win->kx1; ++kx)
+        sum += in_batch[((win->y0 + ky) * in_w + win->x0 + kx) * c + ch];
+    *out++ = tm_pool_average(sum, count, p);
+  }
+}
 
 void tm_avg_pool2d_s8(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,
                       const tm_dims *out_dims, int8_t *output) {
-  const int32_t in_w = in_dims->w, c = in_dims->c;
-  for (int32_t b = 0; b < out_dims->n; ++b) {
-    const int8_t *in_batch = input + b * in_dims->h * in_w * c;
-    for (int32_t oy = 0; oy < out_dims->h; ++oy) {
-      for (int32_t ox = 0; ox < out_dims->w; ++ox) {
-        const tm_pool_window win = tm_pool_window_at(p, in_dims, oy, ox);
-        const int32_t count = (win.ky1 - win.ky0) * (win.kx1 - win.kx0);
-        for (int32_t ch = 0; ch < c; ++ch) {
-          int32_t sum = 0;
-          for (int32_t ky = win.ky0; ky < win.ky1; ++ky)
-            for (int32_t kx = win.kx0; kx < win.kx1; ++kx)
-              sum += in_batch[((win.y0 + ky) * in_w + win.x0 + kx) * c + ch];
-          *output++ = tm_pool_average(sum, count, p);
-        }
-      }
-    }
-  }
+  tm_pool_each_window(p, in_dims, input, out_dims, output, average);
 }

@@ -1,4 +1,4 @@
-"""What a lowered operator hands to the emitter, and the context it reads tensors through."""
+"""The context an operator lowering reads tensors and options through, and C spelling helpers."""
 from __future__ import annotations
 
 import re
@@ -6,38 +6,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyml.compiler.codegen.lowered import Act, Const, Derived
 from tinyml.compiler.codegen.target import HOST, Target
-from tinyml.errors import TinymlError
 from tinyml.compiler.ir.graph import Graph, Operator, Tensor
+from tinyml.errors import TinymlError
 
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float",
            "int64": "int64_t"}
-
-
-@dataclass(frozen=True)
-class Lowered:
-    """One operator as C: declarations next to it, the statement in invoke(), and what the planner must know."""
-
-    kernels: tuple[str, ...]          # runtime sources, relative to firmware/runtime/src
-    decls: str                        # static const parameter structs and tables
-    call: str                         # statement(s) inside tm_model_invoke()
-    scratch_bytes: int = 0
-    inplace_input: int | None = None  # an input tensor whose buffer the output may take over
-    alias_input: int | None = None    # the output IS this input's bytes (no code runs)
-    overlap_input: int | None = None  # the kernel writes its output over this input, which dies with the operator,
-    overlap_delta: int = 0            # ... placed exactly overlap_delta bytes after the output's start (may be < 0)
-    variants: frozenset[str] = frozenset()  # DSP kernel variants it needs (TM_V_* of tinyml/kernels_dsp.h)
 
 
 @dataclass
 class LoweringContext:
     graph: Graph
     prefix: str
-    constants: dict[int, str] = field(default_factory=dict)  # tensor index -> C symbol of its const array
     target: Target = HOST
-    # Arrays the generator derives from constants for a kernel variant (re-arranged weights, folded biases):
-    # C symbol -> (C type, values). They are emitted and counted in weights_bytes like the constant tensors.
-    derived: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
     # Operators (indices) on the memory peak whose kernel variant should use its smallest scratch (see compiler).
     low_scratch: set[int] = field(default_factory=set)
 
@@ -68,35 +50,32 @@ class LoweringContext:
             raise self.fail(op, f"padding {value} is neither SAME nor VALID")
         return value == 0
 
-    def activation(self, t: Tensor) -> str:
-        """C expression for a non-constant tensor's buffer; offsets are resolved after planning."""
-        return f"(({C_TYPES[t.dtype]} *)(arena + T{t.index}_OFFSET))"
+    def activation(self, t: Tensor) -> Act:
+        """A non-constant tensor's buffer; offsets are resolved after planning."""
+        return Act(t.index, C_TYPES[t.dtype])
 
-    def const(self, t: Tensor) -> str:
-        if t.index not in self.constants:
-            self.constants[t.index] = f"{self.prefix}_w{t.index}_{c_ident(t.name)[:40]}"
-        return self.constants[t.index]
+    def const(self, t: Tensor) -> Const:
+        return Const(t.index)
 
-    def derived_const(self, name: str, ctype: str, values) -> str:
-        """A generated constant array (stored in model_weights.c); returns its C symbol."""
-        sym = f"{self.prefix}_{name}"
-        self.derived[sym] = (ctype, np.asarray(values).reshape(-1))
-        return sym
+    def derived_const(self, name: str, ctype: str, values) -> Derived:
+        """A generated constant array (stored in model_weights.c), to be listed in the lowering's `derived`."""
+        return Derived(f"{self.prefix}_{name}", ctype, np.asarray(values).reshape(-1))
 
-    def data(self, t: Tensor) -> str:
+    def data(self, t: Tensor) -> Act | Const:
         return self.const(t) if t.is_constant else self.activation(t)
 
     def fail(self, op: Operator, what: str) -> TinymlError:
         return TinymlError(f"{self.graph.name}: {op.describe()}, version {op.version}: {what}")
 
 
+def const_symbol(prefix: str, t: Tensor) -> str:
+    """The C symbol of a constant tensor's array."""
+    return f"{prefix}_w{t.index}_{c_ident(t.name)[:40]}"
+
+
 def c_ident(name: str) -> str:
     ident = re.sub(r"[^0-9A-Za-z_]", "_", name).strip("_") or "t"
     return ident if not ident[0].isdigit() else "t" + ident
-
-
-def c_array(values, ctype: str = "int32_t") -> str:
-    return "{" + ", ".join(str(int(v)) for v in values) + "}"
 
 
 def c_float(value) -> str:

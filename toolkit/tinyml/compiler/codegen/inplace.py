@@ -1,31 +1,33 @@
 """Operator-level in-place execution: a convolution whose input dies with it writes its output over that input.
 
-`make_inplace(op, ctx, low)` takes the ordinary lowering of a CONV_2D or DEPTHWISE_CONV_2D and, when it pays,
-returns one that runs the same row kernel through `tm_conv_inplace_s8` (firmware/runtime/src/convolution/
-conv_inplace_s8.c): output rows are computed one at a time into a small ring (the operator's scratch) and copied
-to their place once no later row reads the input bytes there. Pointwise (1x1, stride 1) layers are passed as one
-column of pixels, so the ring holds a few pixels. The generator chooses the direction (first row to last or last
-to first) and where the input sits in the output (`overlap_delta`: 0, or at the end of a larger output), simulates
-the kernel's schedule to size the ring, and keeps the smallest footprint; the planner then places the output and
-its input exactly that far apart.
+`make_inplace(op, ctx, low)` takes the ordinary lowering of a convolution whose variant names a row kernel
+(`Variant.row_kernel`) and, when it pays, returns a copy of that value whose call runs the row kernel through the
+variant's in-place driver (`tm_conv_inplace_s8` or `tm_conv_inplace_dsp_s8`, firmware/runtime/src/convolution/)
+with the same arguments, the ring as scratch, and the ordinary lowering kept in `out_of_place`. Output rows are
+computed one at a time into the small ring and copied to their place once no later row reads the input bytes
+there. Pointwise (1x1, stride 1) layers are passed as one column of pixels, so the ring holds a few pixels. The
+generator chooses the direction (first row to last or last to first) and where the input sits in the output
+(`overlap_delta`: 0, or at the end of a larger output), simulates the kernel's schedule to size the ring, and keeps
+the smallest footprint; the planner then places the output and its input exactly that far apart.
 """
 from __future__ import annotations
 
-import re
+import dataclasses
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext
+from tinyml.compiler.codegen import scratch
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import Call, Decl, Lowered, Ref, Scratch, Sym
+from tinyml.compiler.codegen.ops.common import padding_before
+from tinyml.compiler.codegen.variants import DSP_INPLACE, PORTABLE_INPLACE
 from tinyml.compiler.ir.graph import Graph, Operator
 
-# Row kernels that compute any valid shape (batch 1, any input height, top padding, one output row).
-ROW_SAFE_KERNELS = ("tm_conv2d_s8", "tm_depthwise_conv2d_s8")
-# DSP variants (their own signature, a scratch argument last) -> their row-range kernel, run through
-# tm_conv_inplace_dsp_s8; the ring and then the kernel's own scratch form the operator's scratch.
-DSP_ROW_KERNELS = {"tm_conv2d_s8_dsp": "tm_conv2d_s8_dsp_rows",
-                   "tm_depthwise_conv2d_s8_dsp": "tm_depthwise_conv2d_s8_dsp_rows"}
+# The in-place drivers: the portable one runs a kernel of tm_conv2d_s8's signature row by row; the DSP one runs a
+# row-range kernel (its own signature, a scratch argument last), the ring and then the kernel's own scratch forming
+# the operator's scratch.
+DRIVER_SOURCES = {PORTABLE_INPLACE: "convolution/conv_inplace_s8.c", DSP_INPLACE: "convolution/conv_inplace_dsp_s8.c"}
 ALIAS_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 POINTWISE_ROW_BYTES = 512  # pixels per ring row of a pointwise layer: as many as fit (fewer kernel calls)
 MAX_RING_FRACTION = 0.25  # in place only when the ring is at most this fraction of the smaller of input/output
-_CALL = re.compile(r"^(tm_\w+)\((.*)\);$", re.S)
 
 
 def dies_with(graph: Graph, op: Operator, t: int) -> bool:
@@ -82,20 +84,17 @@ def choose_geometry(rows: int, in_h: int, stride: int, pad: int, reach: int, in_
 
 
 def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
-    if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") or low.inplace_input is not None \
+    """`low` run in place over its input when its variant has a row kernel and it pays; else `low` itself."""
+    variant = low.variant
+    if variant is None or variant.row_kernel is None or len(low.calls) != 1 or low.inplace_input is not None \
             or low.overlap_input is not None or low.alias_input is not None:
         return low
-    m = _CALL.match(low.call.strip())
-    if not m:
+    dsp = variant.inplace_driver == DSP_INPLACE
+    if not dsp and low.scratch_bytes:
         return low
-    dsp = m.group(1) in DSP_ROW_KERNELS
-    args = m.group(2).split(", ")
-    if dsp:
-        if len(args) != 10:
-            return low
-        args = args[:9]  # the last one is the kernel's scratch, placed after the ring
-    elif m.group(1) not in ROW_SAFE_KERNELS or len(args) != 9 or low.scratch_bytes:
-        return low
+    # the row kernels' arguments: params, requantization, in_dims, input, filter_dims, filter, bias, out_dims,
+    # output (the DSP ones then their scratch, placed after the ring)
+    args = low.calls[0].args[:9]
     x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
     if not dies_with(ctx.graph, op, x.index):
         return low
@@ -105,55 +104,45 @@ def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
     stride_h, stride_w = op.options.get("strideH", 1), op.options.get("strideW", 1)
     dil_h = op.options.get("dilationHFactor", 1)
     pointwise = w.shape[1] == w.shape[2] == 1 and stride_h == stride_w == 1
-    p = f"op{op.index}"
-    extra = []
+    decls = low.decls
     if pointwise:  # the pixels as rows of `chunk` pixels: a ring row is a few pixels
         pixels = n * in_h * in_w
         chunk = max(d for d in range(1, pixels + 1) if pixels % d == 0 and d * max(in_c, out_c) <= POINTWISE_ROW_BYTES
                     or d == 1)
         rows = pixels // chunk
         geometry = (rows, rows, 1, 0, 0, chunk * in_c, chunk * out_c)
-        decls = low.decls
-        for name, channels in ((args[2], in_c), (args[7], out_c)):  # re-declare the dims as a column of chunks
-            pattern = re.compile(rf"^static const tm_dims {re.escape(name.lstrip('&'))} = \{{[^}}]*\}};$", re.M)
-            decls, found = pattern.subn(f"static const tm_dims {name.lstrip('&')} = {{1, {rows}, {chunk}, "
-                                        f"{channels}}};", decls)
-            if found != 1 or not name.startswith("&"):
+        for dims, channels in ((args[2], in_c), (args[7], out_c)):  # re-declare the dims as a column of chunks
+            if not isinstance(dims, Ref) or [d.name for d in decls].count(dims.name) != 1:
                 return low
+            decls = tuple(dataclasses.replace(d, value=(1, rows, chunk, channels)) if d.name == dims.name else d
+                          for d in decls)
     else:
-        decls = low.decls
         if n != 1:
             return low
-        pad_h = _pad_before(in_h, out_h, stride_h, dil_h, k_h, op.options.get("padding") == 0)
+        pad_h = padding_before(in_h, out_h, stride_h, dil_h, k_h, op.options.get("padding") == 0)
         geometry = (out_h, in_h, stride_h, pad_h, (k_h - 1) * dil_h, in_w * in_c, out_w * out_c)
     rows, height, stride, pad, reach, in_row, out_row = geometry
     cost, ring, backward, delta = choose_geometry(rows, height, stride, pad, reach, in_row, out_row)
-    in_bytes, out_bytes = x.nbytes, y.nbytes
-    if not worth_it(ring * out_row, cost, in_bytes, out_bytes):
+    if not worth_it(ring * out_row, cost, x.nbytes, y.nbytes):
         return low
+    p = f"op{op.index}"
+    row_width = out_row // out_c  # output pixels per ring row
     if dsp:
-        ring_bytes = (ring * out_row + 3) // 4 * 4
-        extra.append(f"static const tm_inplace_dsp_params {p}_ip = {{{ring}, {int(backward)}, {stride}, {pad}, "
-                     f"{reach}}};")
-        call = (f"tm_conv_inplace_dsp_s8({DSP_ROW_KERNELS[m.group(1)]}, &{p}_ip, {', '.join(args)}, "
-                f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET), arena + OP{op.index}_SCRATCH_OFFSET + "
-                f"{ring_bytes}u);")
-        return Lowered(kernels=low.kernels + ("convolution/conv_inplace_dsp_s8.c",),
-                       decls=decls + "\n" + "\n".join(extra), call=call,
-                       scratch_bytes=ring_bytes + low.scratch_bytes, overlap_input=x.index, overlap_delta=delta,
-                       variants=low.variants)
-    extra.append(f"static const tm_inplace_params {p}_ip = {{{ring}, {int(backward)}}};")
-    call = (f"tm_conv_inplace_s8({m.group(1)}, &{p}_ip, {', '.join(args)}, "
-            f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET));")
-    return Lowered(kernels=low.kernels + ("convolution/conv_inplace_s8.c",), decls=decls + "\n" + "\n".join(extra),
-                   call=call, scratch_bytes=ring * out_row, overlap_input=x.index, overlap_delta=delta)
+        ring_bytes = scratch.conv_inplace_dsp_s8_ring_bytes(ring, row_width, out_c)
+        params = Decl("tm_inplace_dsp_params", f"{p}_ip", (ring, int(backward), stride, pad, reach))
+        call_args = (*args, Scratch("int8_t"), Scratch(offset=ring_bytes))
+        scratch_bytes = scratch.conv_inplace_dsp_s8_scratch_bytes(ring, row_width, out_c, low.scratch_bytes)
+    else:
+        params = Decl("tm_inplace_params", f"{p}_ip", (ring, int(backward)))
+        call_args = (*args, Scratch("int8_t"))
+        scratch_bytes = scratch.conv_inplace_s8_scratch_bytes(ring, row_width, out_c)
+    call = Call(variant.inplace_driver, (Sym(variant.row_kernel), Ref(params.name), *call_args))
+    return dataclasses.replace(low, kernels=low.kernels + (DRIVER_SOURCES[variant.inplace_driver],),
+                               decls=(*decls, params), calls=(call,), scratch_bytes=scratch_bytes,
+                               overlap_input=x.index, overlap_delta=delta, out_of_place=low)
 
 
 def worth_it(ring_bytes: int, cost: int, in_bytes: int, out_bytes: int) -> bool:
     """In place when the ring is small next to the tensors and the footprint beats two separate buffers."""
     return ring_bytes <= MAX_RING_FRACTION * min(in_bytes, out_bytes) and cost < in_bytes + out_bytes
 
-
-def _pad_before(in_size: int, out_size: int, stride: int, dilation: int, kernel: int, same: bool) -> int:
-    from tinyml.compiler.codegen.ops.common import padding_before
-    return padding_before(in_size, out_size, stride, dilation, kernel, same)

@@ -90,7 +90,8 @@ def requantize_round_up(x: int, multiplier: int, shift: int) -> int:
     return (high + (1 << (right - 1))) >> right if right else high
 
 
-def activation_range(fused: int, scale: float, zero_point: int, qmin: int = INT8_MIN, qmax: int = INT8_MAX) -> tuple[int, int]:
+def activation_range(fused: int, scale: float, zero_point: int, qmin: int = INT8_MIN,
+                     qmax: int = INT8_MAX) -> tuple[int, int]:
     """TFLite CalculateActivationRangeQuantized for fused activations NONE(0), RELU(1), RELU_N1_TO_1(2), RELU6(3)."""
     def q(v: float) -> int:
         return zero_point + round_half_away(float(F32(v) / F32(scale)))

@@ -25,7 +25,7 @@ class Target:
     wide_fc: bool | None = None     # int16 FC and conv weights: None = when the flash budget allows (never without one)
 
     @staticmethod
-    def of(value: "Target | str | None") -> "Target":
+    def of(value: Target | str | None) -> Target:
         """`None` (host, portable), a core name (`cortex-m4`: DSP where the core has it), or a Target."""
         if value is None:
             return HOST
@@ -36,7 +36,7 @@ class Target:
         return Target(core=value, dsp=value in DSP_CORES, mve=value == "cortex-m55")
 
     @staticmethod
-    def for_board(board) -> "Target":
+    def for_board(board) -> Target:
         """The board's core, DSP and MVE flags (the ones the firmware build passes to gcc)."""
         dsp = bool(getattr(board, "dsp", False)) and board.core in DSP_CORES
         return Target(core=board.core, dsp=dsp, mve=board.core == "cortex-m55" and board.fpu == "mve-fp",

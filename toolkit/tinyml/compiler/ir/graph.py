@@ -1,9 +1,10 @@
 """The intermediate representation: a few frozen dataclasses every later stage reads and none mutates."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -8,8 +8,8 @@ from types import MappingProxyType
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from tinyml.errors import TinymlError
 from tinyml.compiler.ir.graph import DTYPES, Graph, Operator, Quantization, Tensor
+from tinyml.errors import TinymlError
 
 OPCODE_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 # Operators that may carry float tensors: they convert at the model's edges.
@@ -32,13 +32,15 @@ def parse_tflite(buf: bytes, name: str) -> Graph:
     try:
         model = schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
     except Exception as exc:  # the flatbuffers runtime raises anything from struct.error to IndexError
-        raise TinymlError(f"{name}: corrupted or truncated TFLite file ({type(exc).__module__}.{type(exc).__name__}); re-export the model") from None
+        raise TinymlError(f"{name}: corrupted or truncated TFLite file ({type(exc).__module__}."
+                          f"{type(exc).__name__}); re-export the model") from None
     try:
         return _build_graph(model, buf, name)
     except TinymlError:
         raise
     except Exception as exc:
-        raise TinymlError(f"{name}: inconsistent TFLite file ({type(exc).__name__}: {exc}); re-export the model") from None
+        raise TinymlError(f"{name}: inconsistent TFLite file ({type(exc).__name__}: {exc}); "
+                          "re-export the model") from None
 
 
 def _build_graph(model: schema.ModelT, buf: bytes, name: str) -> Graph:
@@ -65,7 +67,7 @@ def _build_graph(model: schema.ModelT, buf: bytes, name: str) -> Graph:
         for t in inputs + outputs:
             if t >= len(tensors) or t < -1:
                 raise TinymlError(f"{name}: operator {i} ({opcode}) refers to tensor {t}, which does not exist")
-        options = MappingProxyType(dict(vars(op.builtinOptions))) if op.builtinOptions is not None else MappingProxyType({})
+        options = MappingProxyType(dict(vars(op.builtinOptions)) if op.builtinOptions is not None else {})
         operators.append(Operator(i, opcode, int(code.version), inputs, outputs, options))
     for role, indices in (("input", _seq(sub.inputs)), ("output", _seq(sub.outputs))):
         if not indices:
@@ -90,7 +92,8 @@ def _tensor(index: int, t: schema.TensorT, buffers: list, buf: bytes, name: str)
         raise TinymlError(f"{name}: tensor {index} '{tname}' has unsupported type code {t.type}")
     shape = tuple(int(d) for d in _seq(t.shape))
     if any(d < 0 for d in shape):
-        raise TinymlError(f"{name}: tensor {index} '{tname}' has a dynamic shape {list(shape)}; export with fixed shapes")
+        raise TinymlError(f"{name}: tensor {index} '{tname}' has a dynamic shape {list(shape)}; "
+                          "export with fixed shapes")
     signature = [int(d) for d in _seq(t.shapeSignature)]
     if any(d < 0 for d in signature[1:]):
         raise TinymlError(f"{name}: tensor {index} '{tname}' has a dynamic shape {signature}; "
@@ -114,7 +117,7 @@ def _tensor(index: int, t: schema.TensorT, buffers: list, buf: bytes, name: str)
                 raise TinymlError(f"{name}: tensor {index} '{tname}' data lies past the end of the file (truncated?)")
             raw = buf[b.offset:b.offset + b.size]
         if raw is not None:
-            expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize if shape else np.dtype(dtype).itemsize
+            expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize  # () -> 1 element
             if len(raw) != expected:
                 raise TinymlError(f"{name}: tensor {index} '{tname}' holds {len(raw)} bytes, its shape {list(shape)} "
                                   f"of {dtype} needs {expected}; the file is corrupted")
@@ -151,7 +154,8 @@ def _check_static_integer(graph: Graph) -> None:
             if t < 0:
                 continue
             tensor = graph.tensors[t]
-            if tensor.dtype in ("float32", "float16", "float64") and not (tensor.is_constant and op.opcode != "DEQUANTIZE"):
+            computes_in_float = not (tensor.is_constant and op.opcode != "DEQUANTIZE")
+            if tensor.dtype in ("float32", "float16", "float64") and computes_in_float:
                 raise TinymlError(
                     f"{graph.name}: {op.describe()} computes in {tensor.dtype} (tensor {t} '{tensor.name}'); tinyml "
                     "compiles full-integer int8 models: quantize with `tinyml quantize` or the TFLite converter "

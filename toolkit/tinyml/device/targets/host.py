@@ -11,11 +11,23 @@ from pathlib import Path
 import numpy as np
 
 from tinyml.compiler.codegen import CompileResult, TensorInfo, compile_model
-from tinyml.errors import TinymlError
+from tinyml.errors import DEVICE_FAILURE, TinymlError
 from tinyml.paths import FIRMWARE_DIR, cache_dir
 
 HOST_CFLAGS = ("-std=c99", "-O2", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wextra",
                "-Wno-unused-parameter")
+# TINYML_HOST_SANITIZE=1 (CI's second run of the kernel tests): AddressSanitizer and UndefinedBehaviorSanitizer in
+# every host build, the first finding aborting the run, so a bounds error or UB in a kernel fails a test.
+SANITIZE_ENV = "TINYML_HOST_SANITIZE"
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
+
+
+def host_cflags() -> tuple[str, ...]:
+    """The host compiler flags (compile and link): HOST_CFLAGS, plus SANITIZE_FLAGS when TINYML_HOST_SANITIZE is set
+    to anything but "" or "0"."""
+    return HOST_CFLAGS + (SANITIZE_FLAGS if os.environ.get(SANITIZE_ENV, "") not in ("", "0") else ())
+
+
 RUNNER = FIRMWARE_DIR / "host" / "runner.c"
 
 
@@ -23,9 +35,12 @@ def build_host_runner(result: CompileResult, cc: str | None = None) -> Path:
     """Compile the model and its kernels with the host compiler; reuse an earlier build of identical sources."""
     cc = cc or os.environ.get("CC", "cc")
     sources = [*result.sources, RUNNER]
-    headers = sorted(p for d in result.include_dirs for p in d.rglob("*.h"))
+    flags = host_cflags()
+    beside = {s.parent for s in sources}  # the kernels' private headers live beside them
+    headers = sorted({*(p for d in result.include_dirs for p in d.rglob("*.h")),
+                      *(p for d in beside for p in d.glob("*.h"))})
     key = hashlib.sha256()
-    for part in (cc, *HOST_CFLAGS):
+    for part in (cc, *flags):
         key.update(part.encode() + b"\0")
     for path in [*sources, *headers]:
         key.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -34,7 +49,7 @@ def build_host_runner(result: CompileResult, cc: str | None = None) -> Path:
         return exe
     exe.parent.mkdir(parents=True, exist_ok=True)
     tmp = exe.with_name(f".runner-{os.getpid()}")
-    cmd = [cc, *HOST_CFLAGS, *(f"-I{d}" for d in result.include_dirs), *map(str, sources), "-o", str(tmp), "-lm"]
+    cmd = [cc, *flags, *(f"-I{d}" for d in result.include_dirs), *map(str, sources), "-o", str(tmp), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise TinymlError(f"host compiler failed on the generated code ({cc}): {proc.stderr.strip().splitlines()[-1:]}")
@@ -55,7 +70,9 @@ def run_host(result: CompileResult, inputs: list[np.ndarray], cc: str | None = N
     exe = build_host_runner(result, cc)
     proc = subprocess.run([str(exe)], input=encode_samples(inputs), capture_output=True)
     if proc.returncode != 0:
-        raise TinymlError(f"the host build of the model failed while running (exit {proc.returncode})", 4)
+        report = proc.stderr.decode(errors="replace").strip()[-2000:]  # e.g. a sanitizer's finding
+        raise TinymlError(f"the host build of the model failed while running (exit {proc.returncode})"
+                          + (f":\n{report}" if report else ""), DEVICE_FAILURE)
     return decode_samples(proc.stdout, result.outputs, n)
 
 
@@ -69,7 +86,8 @@ def decode_samples(raw: bytes, infos: tuple[TensorInfo, ...], n: int) -> list[np
     """The inverse of encode_samples for the tensors `infos`: arrays shaped (n, *sample_shape(t))."""
     sizes = [int(np.prod(sample_shape(t), dtype=np.int64)) * np.dtype(t.dtype).itemsize for t in infos]
     if len(raw) != n * sum(sizes):
-        raise TinymlError(f"the model returned {len(raw)} bytes for {n} samples, expected {n * sum(sizes)}", 4)
+        raise TinymlError(f"the model returned {len(raw)} bytes for {n} samples, expected {n * sum(sizes)}",
+                          DEVICE_FAILURE)
     table = np.frombuffer(raw, dtype=np.uint8).reshape(n, sum(sizes))
     arrays, at = [], 0
     for t, size in zip(infos, sizes):

@@ -2,14 +2,19 @@
 
 `load_dataset(spec, seed)`:
 - a built-in name: `digits`, `kws`, `vibration`, `gesture` (see `tinyml.train.data.synth` and docs/DATA.md);
-- a `.npz` file: arrays `x` and `y` (optionally `classes`), or pre-split `x_train`/`y_train`/`x_test`/`y_test`
-  (optionally `x_val`/`y_val`); for anomaly data `y` is 0 for normal and 1 for anomalous;
-- a folder of WAV files, one sub-folder per class (`data/yes/*.wav`, `data/no/*.wav`, ...): resampled to 16 kHz
-  and turned into MFCCs by the same extractor as the `kws` set (`tinyml.train.data.features`).
+- a `.npz` file: arrays `x` and `y` (optionally `classes` and `groups`), or pre-split `x_train`/`y_train`/
+  `x_test`/`y_test` (optionally `x_val`/`y_val` and `groups_train`/`groups_val`/`groups_test`); for anomaly data
+  `y` is 0 for normal and 1 for anomalous;
+- a folder of WAV files, one sub-folder per class (`data/yes/*.wav`, ...), optionally one more level naming the
+  group (`data/yes/SPEAKER/*.wav`): resampled to 16 kHz and turned into MFCCs by the same extractor as the `kws`
+  set (`tinyml.train.data.features`).
 
-Every data set is versioned by `content_hash` (SHA-256 of its arrays and class names, before splitting) and split
-70/15/15 into train/validation/test, stratified by label, with `seed` recorded. Generated sets are cached under
-`<tinyml cache>/data/`.
+Every data set is versioned by `content_hash` (SHA-256 of its arrays and class names, before splitting and before
+any seed-dependent normalisation) and split 70/15/15 into train/validation/test with `seed` recorded: by group
+where the data has groups (the voice of a spoken keyword, the machine of a vibration clip, the subject of a
+gesture, the user's `groups`), else stratified at random (`tinyml.train.data.splits`). Each load records the
+version and its split manifest (`tinyml.train.data.manifest`) and knows its leakage (`Dataset.leakage()`).
+Generated sets are cached under `<tinyml cache>/data/`.
 """
 from __future__ import annotations
 
@@ -20,13 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml.train.data.features import FeatureParams, extract
 from tinyml.errors import TinymlError
 from tinyml.paths import cache_dir
+from tinyml.train.data import leakage, manifest
+from tinyml.train.data.features import FeatureParams, extract
+from tinyml.train.data.splits import SPLIT, folds, group_split, random_split
 
 GENERATOR_VERSION = 1
 BUILTIN = ("digits", "kws", "vibration", "gesture")
-SPLIT = (0.70, 0.15, 0.15)
+SCHEMES = ("auto", "group", "random")
+CV_VAL_FOLDS = 6                       # --cv: a grouped sixth of the training folds validates
+PARTS = ("train", "val", "test")
 
 
 @dataclass
@@ -45,6 +54,12 @@ class Dataset:
     source: str
     features: dict | None = None       # FeatureParams.to_json() for audio/vibration features, else None
     extra: dict = field(default_factory=dict)
+    scheme: str = "random"             # how it was split: group, random, given (pre-split file), cvK-fold-I
+    group_kind: str | None = None      # what a group is (voice, machine, subject, group), None: no groups
+    index: dict[str, np.ndarray] = field(default_factory=dict)      # split -> sample indices into the version
+    hashes: dict[str, np.ndarray] = field(default_factory=dict)     # split -> per-sample content hashes
+    groups: dict[str, np.ndarray] | None = None                      # split -> per-sample group names
+    manifest: str | None = None        # the split manifest's path
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -55,33 +70,44 @@ class Dataset:
         return len(self.classes)
 
     def info(self) -> dict:
+        n_groups = len(set().union(*(set(g.tolist()) for g in self.groups.values()))) if self.groups else None
         return {"name": self.name, "task": self.task, "source": self.source, "content_hash": self.content_hash,
-                "seed": self.seed, "split": list(SPLIT), "classes": self.classes,
+                "seed": self.seed, "split": list(SPLIT), "split_scheme": self.scheme, "groups": self.group_kind,
+                "n_groups": n_groups, "manifest": self.manifest, "classes": self.classes,
                 "input_shape": list(self.input_shape),
                 "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)},
                 "features": self.features, **self.extra}
 
+    def leakage(self) -> leakage.Leakage:
+        xs = {"train": self.x_train, "val": self.x_val, "test": self.x_test}
+        return leakage.check({k: leakage.Part(self.index[k], self.hashes[k], xs[k],
+                                              self.groups[k] if self.groups else None) for k in PARTS})
 
-def content_hash(x: np.ndarray, y: np.ndarray, classes: list[str]) -> str:
+
+@dataclass
+class _Raw:
+    """A data set before splitting: features not yet normalised (`params` says how, from the training split)."""
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    task: str
+    groups: np.ndarray | None = None
+    group_kind: str | None = None
+    params: FeatureParams | None = None
+    flatten: bool = False
+    features: dict | None = None
+    given: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # a pre-split file's (train, val, test)
+
+
+def content_hash(x: np.ndarray, y: np.ndarray, classes: list[str], groups: np.ndarray | None = None) -> str:
+    """The version: samples, labels, class names and, where the data has them, the groups (they decide splits)."""
     h = hashlib.sha256()
     for a in (np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.int64)):
         h.update(str(a.shape).encode() + a.tobytes())
     h.update(json.dumps(classes).encode())
+    if groups is not None:
+        h.update(json.dumps(groups.tolist()).encode())
     return h.hexdigest()[:16]
-
-
-def split_indices(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic stratified 70/15/15 split (indices)."""
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(y))
-    counts = np.bincount(y)
-    strat = y if counts[counts > 0].min() >= 4 else None
-    train, rest = train_test_split(idx, test_size=SPLIT[1] + SPLIT[2], random_state=seed, stratify=strat)
-    strat_rest = y[rest] if strat is not None and np.bincount(y[rest])[np.bincount(y[rest]) > 0].min() >= 2 else None
-    val, test = train_test_split(rest, test_size=SPLIT[2] / (SPLIT[1] + SPLIT[2]), random_state=seed,
-                                 stratify=strat_rest)
-    return np.sort(train), np.sort(val), np.sort(test)
 
 
 def _cached(key: str, make) -> dict:
@@ -97,129 +123,152 @@ def _cached(key: str, make) -> dict:
     return arrays
 
 
-def _audio_features(audio: np.ndarray, y: np.ndarray, seed: int, params: FeatureParams,
-                    flatten: bool = False) -> tuple[np.ndarray, FeatureParams]:
-    """Raw features, then mean/std from the training split stored into the params (saved with the model)."""
-    raw = extract(audio, params, normalise=False)
-    _HASH_BASIS[id(y)] = raw
-    train, _, _ = split_indices(y, seed)
-    params = replace(params, mean=float(raw[train].mean()), std=float(raw[train].std() + 1e-6))
-    x = (raw - params.mean) / params.std
-    return (x.reshape(len(x), -1) if flatten else x).astype(np.float32), params
-
-
-_HASH_BASIS: dict[int, np.ndarray] = {}   # un-normalised features: the version must not depend on the seed
 KWS_FEATURES = FeatureParams()
 VIBRATION_FEATURES = FeatureParams(sample_rate=8000, clip_samples=2560, window=512, hop=512, n_fft=512, n_mels=128,
                                    fmin=0.0, fmax=4000.0, n_mfcc=0)
 
 
-def _builtin(name: str, seed: int, small: bool) -> tuple[np.ndarray, np.ndarray, list[str], str, dict | None]:
+def _builtin(name: str, small: bool) -> _Raw:
     from tinyml.train.data import synth
 
-    if name == "digits":
+    if name == "digits":       # scikit-learn's digits name no writers: every sample is its own group
         x, y, classes = synth.digits()
-        return x, y, classes, "classification", None
+        return _Raw(x, y, classes, "classification")
     if name == "kws":
         per_class = 30 if small else 120
         gen = _cached(f"kws-v{GENERATOR_VERSION}-{per_class}-s0", lambda: dict(zip(
-            ("audio", "y", "classes"), (lambda a, b, c: (a, b, np.array(c)))(*synth.kws_audio(0, per_class))))) 
-        y = gen["y"]
-        x, params = _audio_features(gen["audio"], y, seed, KWS_FEATURES)
-        return x, y, [str(c) for c in gen["classes"]], "classification", params.to_json()
+            ("audio", "y", "classes"), (lambda a, b, c: (a, b, np.array(c)))(*synth.kws_audio(0, per_class)))))
+        return _Raw(extract(gen["audio"], KWS_FEATURES, normalise=False), gen["y"],
+                    [str(c) for c in gen["classes"]], "classification", synth.kws_groups(0, per_class), "voice",
+                    KWS_FEATURES)
     if name == "vibration":
         normal, faulty = (300, 100) if small else (1000, 300)
         audio, y, classes = synth.vibration_signals(0, normal, faulty)
-        x, params = _audio_features(audio, y, seed, VIBRATION_FEATURES, flatten=True)
-        return x, y, classes, "anomaly", params.to_json() | {"flatten": True}
+        return _Raw(extract(audio, VIBRATION_FEATURES, normalise=False), y, classes, "anomaly",
+                    synth.vibration_machines(len(y)), "machine", VIBRATION_FEATURES, flatten=True)
     if name == "gesture":
-        x, y, classes = synth.gestures(0, 80 if small else 250)
-        return x, y, classes, "classification", None
+        per_class = 80 if small else 250
+        x, y, classes = synth.gestures(0, per_class)
+        return _Raw(x, y, classes, "classification", synth.gesture_subjects(per_class), "subject")
     raise AssertionError(name)
 
 
-def _wav_folder(path: Path, seed: int) -> tuple[np.ndarray, np.ndarray, list[str], str, dict | None]:
+def _wav_folder(path: Path) -> _Raw:
+    """CLASS/*.wav (each file its own group) or CLASS/GROUP/*.wav (the folder names the group, e.g. a speaker)."""
     from tinyml.train.data.synth import read_wav
 
-    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and any(d.glob("*.wav")))
+    classes = sorted(d.name for d in path.iterdir()
+                     if d.is_dir() and (any(d.glob("*.wav")) or any(d.glob("*/*.wav"))))
     if len(classes) < 2:
         raise TinymlError(f"{path}: a WAV data set needs one sub-folder per class with .wav files (found "
                           f"{len(classes)} such folders)")
-    audio, labels = [], []
+    audio, labels, groups = [], [], []
     p = KWS_FEATURES
     for label, cls in enumerate(classes):
-        for wav in sorted((path / cls).glob("*.wav")):
+        for wav in sorted([*(path / cls).glob("*.wav"), *(path / cls).glob("*/*.wav")]):
             clip = read_wav(wav, p.sample_rate)[:p.clip_samples]
             audio.append(np.pad(clip, (0, p.clip_samples - clip.size)))
             labels.append(label)
-    y = np.asarray(labels, np.int64)
-    x, params = _audio_features(np.asarray(audio, np.float32), y, seed, p)
-    return x, y, classes, "classification", params.to_json()
+            groups.append(wav.parent.name if wav.parent != path / cls else f"{cls}/{wav.name}")
+    grouped = any(g.count("/") == 0 for g in groups)
+    return _Raw(extract(np.asarray(audio, np.float32), p, normalise=False), np.asarray(labels, np.int64), classes,
+                "classification", np.array(groups) if grouped else None, "folder" if grouped else None, p)
 
 
-def load_dataset(spec: str | Path, seed: int = 0, small: bool = False, task: str | None = None) -> Dataset:
-    """See the module docstring. `small`: a reduced built-in set for fast tests."""
+def _npz(path: Path) -> _Raw:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise TinymlError(f"{path}: not a readable .npz file ({exc})") from exc
+    given = None
+    if "x" in arrays and "y" in arrays:
+        x, y = arrays["x"].astype(np.float32), arrays["y"].astype(np.int64)
+        groups = arrays.get("groups")
+    elif {"x_train", "y_train", "x_test", "y_test"} <= arrays.keys():
+        names = [k for k in ("train", "val", "test") if f"x_{k}" in arrays]
+        x = np.concatenate([arrays[f"x_{k}"] for k in names]).astype(np.float32)
+        y = np.concatenate([arrays[f"y_{k}"] for k in names]).astype(np.int64)
+        groups = (np.concatenate([arrays[f"groups_{k}"] for k in names])
+                  if all(f"groups_{k}" in arrays for k in names) else None)
+        n_tr, n_val = len(arrays["y_train"]), len(arrays.get("y_val", ()))
+        given = (np.arange(n_tr), np.arange(n_tr, n_tr + n_val), np.arange(n_tr + n_val, len(y)))
+    else:
+        raise TinymlError(f"{path}: needs arrays 'x' and 'y', or 'x_train', 'y_train', 'x_test', 'y_test' "
+                          f"(has {', '.join(sorted(arrays)) or 'none'})")
+    if len(x) != len(y) or y.ndim != 1 or (y < 0).any():
+        raise TinymlError(f"{path}: x has {len(x)} samples and y {len(y)}; y must be non-negative integer labels")
+    if groups is not None and (groups.ndim != 1 or len(groups) != len(y)):
+        raise TinymlError(f"{path}: 'groups' must name one group per sample ({len(y)}), got shape {groups.shape}")
+    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(y.max() + 1)]
+    kind = "anomaly" if classes == ["normal", "anomaly"] else "classification"
+    return _Raw(x, y, classes, kind, None if groups is None else groups.astype(str), None if groups is None else
+                "group", features=json.loads(str(arrays["features"])) if "features" in arrays else None, given=given)
+
+
+def _split(raw: _Raw, seed: int, scheme: str, cv: tuple[int, int] | None,
+           name: str) -> tuple[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    if raw.given is not None:
+        train, val, test = raw.given
+        if not len(val):                       # carve validation out of train, deterministically
+            perm = np.random.default_rng(seed).permutation(train)
+            cut = max(1, int(len(perm) * 0.15))
+            val, train = np.sort(perm[:cut]), np.sort(perm[cut:])
+        return "given", (train, val, test)
+    if cv is not None:
+        fold, k = cv
+        groups = raw.groups if raw.groups is not None else np.arange(len(raw.y)).astype(str)
+        parts = folds(raw.y, groups, k, seed)
+        rest = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != fold]))
+        inner = folds(raw.y[rest], groups[rest], min(CV_VAL_FOLDS, len(np.unique(groups[rest]))), seed)[0]
+        return f"cv{k}-fold{fold}", (np.setdiff1d(rest, rest[inner]), rest[inner], parts[fold])
+    if scheme == "group" and raw.groups is None:
+        raise TinymlError(f"--split group: the data set {name} names no groups (add a 'groups' array to the .npz, or "
+                          "a GROUP folder level to the WAV folder)")
+    if scheme != "random" and raw.groups is not None:
+        return "group", group_split(raw.y, raw.groups, seed)
+    return "random", random_split(raw.y, seed)
+
+
+def load_dataset(spec: str | Path, seed: int = 0, small: bool = False, task: str | None = None,
+                 split: str = "auto", cv: tuple[int, int] | None = None) -> Dataset:
+    """See the module docstring. `small`: a reduced built-in set for fast tests. `split`: `auto` (by group where
+    the data has groups, else random), `group` or `random`. `cv=(I, K)`: fold I of K grouped folds is the test
+    split, a grouped sixth of the other folds the validation split."""
+    if split not in SCHEMES:
+        raise TinymlError(f"--split takes {', '.join(SCHEMES)}, got '{split}'")
     spec_s = str(spec)
     if spec_s in BUILTIN:
-        x, y, classes, kind, feats = _builtin(spec_s, seed, small)
+        raw = _builtin(spec_s, small)
         name, source = spec_s + ("-small" if small else ""), f"builtin:{spec_s} (generator v{GENERATOR_VERSION})"
     else:
         path = Path(spec_s)
         if not path.exists():
             raise TinymlError(f"data '{spec_s}' is neither a built-in data set ({', '.join(BUILTIN)}) nor an "
                               "existing .npz file or folder of WAV files")
-        name, source = path.stem, str(path.resolve())
-        if path.is_dir():
-            x, y, classes, kind, feats = _wav_folder(path, seed)
-        elif path.suffix == ".npz":
-            return _npz(path, seed, task)
-        else:
+        if not path.is_dir() and path.suffix != ".npz":
             raise TinymlError(f"{path}: expected a .npz file or a folder of WAV files")
-    if task:
-        kind = task
-    train, val, test = split_indices(y, seed)
+        raw = _wav_folder(path) if path.is_dir() else _npz(path)
+        name, source = path.stem, str(path.resolve())
+    kind = task or raw.task
+    version = content_hash(raw.x, raw.y, raw.classes, raw.groups)
+    scheme, (train, val, test) = _split(raw, seed, split, cv, name)
+    x, feats = raw.x, raw.features
+    if raw.params is not None:                 # mean/std from the training split, saved with the model
+        params = replace(raw.params, mean=float(x[train].mean()), std=float(x[train].std() + 1e-6))
+        x = ((x - params.mean) / params.std).astype(np.float32)
+        x = x.reshape(len(x), -1) if raw.flatten else x
+        feats = params.to_json() | ({"flatten": True} if raw.flatten else {})
     if kind == "anomaly":
-        train = train[y[train] == 0]          # an autoencoder learns normal data only
-    basis = _HASH_BASIS.pop(id(y), x)
-    return Dataset(name, kind, classes, x[train], y[train], x[val], y[val], x[test], y[test], seed,
-                   content_hash(basis, y, classes), source, feats)
-
-
-def _npz(path: Path, seed: int, task: str | None) -> Dataset:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise TinymlError(f"{path}: not a readable .npz file ({exc})") from exc
-    if "x" in arrays and "y" in arrays:
-        x, y = arrays["x"].astype(np.float32), arrays["y"].astype(np.int64)
-        parts = None
-    elif {"x_train", "y_train", "x_test", "y_test"} <= arrays.keys():
-        parts = {k: arrays[k] for k in arrays if k[:2] in ("x_", "y_")}
-        x = np.concatenate([parts[k] for k in ("x_train", "x_val", "x_test") if k in parts]).astype(np.float32)
-        y = np.concatenate([parts[k] for k in ("y_train", "y_val", "y_test") if k in parts]).astype(np.int64)
-    else:
-        raise TinymlError(f"{path}: needs arrays 'x' and 'y', or 'x_train', 'y_train', 'x_test', 'y_test' "
-                          f"(has {', '.join(sorted(arrays)) or 'none'})")
-    if len(x) != len(y) or y.ndim != 1 or (y < 0).any():
-        raise TinymlError(f"{path}: x has {len(x)} samples and y {len(y)}; y must be non-negative integer labels")
-    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(y.max() + 1)]
-    kind = task or ("anomaly" if classes == ["normal", "anomaly"] else "classification")
-    if parts is None:
-        train, val, test = split_indices(y, seed)
-    else:
-        n_tr = len(parts["y_train"])
-        n_val = len(parts.get("y_val", ()))
-        train, test = np.arange(n_tr), np.arange(n_tr + n_val, len(y))
-        if n_val:
-            val = np.arange(n_tr, n_tr + n_val)
-        else:                                  # carve validation out of train, deterministically
-            rng = np.random.default_rng(seed)
-            perm = rng.permutation(train)
-            cut = max(1, int(len(perm) * 0.15))
-            val, train = np.sort(perm[:cut]), np.sort(perm[cut:])
-    if kind == "anomaly":
-        train = train[y[train] == 0]
-    return Dataset(path.stem, kind, classes, x[train], y[train], x[val], y[val], x[test], y[test], seed,
-                   content_hash(x, y, classes), str(path.resolve()),
-                   json.loads(str(arrays["features"])) if "features" in arrays else None)
+        train = train[raw.y[train] == 0]       # an autoencoder learns normal data only
+    hashes = leakage.sample_hashes(raw.x)
+    index = dict(zip(PARTS, (train, val, test)))
+    mfile = manifest.record({"name": name, "content_hash": version, "source": source,
+                             "spec": spec_s if spec_s in BUILTIN else str(Path(spec_s).resolve()), "small": small,
+                             "task": kind, "classes": raw.classes, "groups": raw.group_kind,
+                             "samples_total": len(raw.y)}, hashes, raw.y, raw.groups, scheme, seed, index)
+    return Dataset(name, kind, raw.classes, x[train], raw.y[train], x[val], raw.y[val], x[test], raw.y[test], seed,
+                   version, source, feats, scheme=scheme, group_kind=raw.group_kind, index=index,
+                   hashes={k: hashes[v] for k, v in index.items()},
+                   groups=None if raw.groups is None else {k: raw.groups[v] for k, v in index.items()},
+                   manifest=str(mfile))

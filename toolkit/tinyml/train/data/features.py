@@ -40,7 +40,7 @@ class FeatureParams:
                 **asdict(self)}
 
     @staticmethod
-    def from_json(data: dict) -> "FeatureParams":
+    def from_json(data: dict) -> FeatureParams:
         known = FeatureParams.__dataclass_fields__
         return FeatureParams(**{k: v for k, v in data.items() if k in known})
 

@@ -6,7 +6,9 @@
 - vibration: synthetic machine vibration (shaft harmonics, gear mesh with sidebands, broadband noise); anomalies
   are bearing-fault impulse trains exciting a resonance, imbalance and mechanical looseness.
 - gesture: synthetic 3-axis accelerometer windows (128 samples at 50 Hz) of six gestures.
-Raw waveforms are returned; features (log-mel / MFCC) are computed by `tinyml.train.data.features`.
+Raw waveforms are returned; features (log-mel / MFCC) are computed by `tinyml.train.data.features`. Each
+generator also records the group of every sample (`kws_groups`: the speaking voice; `vibration_machines`;
+`gesture_subjects`), which the grouped split keeps in one split.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc
           "en-gb-x-gbcwmd")
 VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m7", "+f1", "+f2", "+f3", "+f4", "+klatt", "+klatt3")
 GESTURES = ("idle", "shake", "circle", "tap", "wave", "lift")
+MACHINES = 20        # vibration clips are spread over this many machines (the group of a clip)
+SUBJECTS = 12        # gesture windows are performed by this many people (the group of a window)
 
 
 def digits(size: int = 16) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -105,19 +109,32 @@ def _place(utterance: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarra
     return clip
 
 
+def _kws_specs(seed: int, per_class: int) -> tuple[np.random.Generator, list[tuple[int, str, str, int, int]]]:
+    """(the generator, left where the audio draws go on; (label, word, voice+variant, speed, pitch) per spoken clip)."""
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for label, word in enumerate(KEYWORDS):
+        jobs += [(label, word) for _ in range(per_class)]
+    jobs += [(len(KEYWORDS), str(rng.choice(UNKNOWN_WORDS))) for _ in range(per_class)]
+    return rng, [(label, word, str(rng.choice(VOICES)) + str(rng.choice(VARIANTS)), int(rng.integers(110, 220)),
+                  int(rng.integers(20, 81))) for label, word in jobs]
+
+
+def kws_groups(seed: int = 0, per_class: int = 100) -> np.ndarray:
+    """The speaker of every clip `kws_audio(seed, per_class)` makes, in its order: the espeak-ng voice+variant
+    (96 combinations), or `noise-I` for the I-th `_silence_` clip (noise alone: a group of its own). Replays the
+    seeded draws without speaking, so audio cached before groups were recorded gets them too."""
+    _, specs = _kws_specs(seed, per_class)
+    return np.array([voice for _, _, voice, _, _ in specs] + [f"noise-{i}" for i in range(per_class)])
+
+
 def kws_audio(seed: int = 0, per_class: int = 100, sample_rate: int = 16000,
               workers: int = 2) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(N, sample_rate) float32 clips and labels over KEYWORDS + _unknown_ + _silence_."""
     if shutil.which("espeak-ng") is None:
         raise TinymlError("espeak-ng is not installed (apt-get install espeak-ng); it speaks the kws data set")
-    rng = np.random.default_rng(seed)
+    rng, specs = _kws_specs(seed, per_class)
     classes = [*KEYWORDS, "_unknown_", "_silence_"]
-    jobs = []
-    for label, word in enumerate(KEYWORDS):
-        jobs += [(label, word) for _ in range(per_class)]
-    jobs += [(len(KEYWORDS), str(rng.choice(UNKNOWN_WORDS))) for _ in range(per_class)]
-    specs = [(label, word, str(rng.choice(VOICES)) + str(rng.choice(VARIANTS)), int(rng.integers(110, 220)),
-              int(rng.integers(20, 81))) for label, word in jobs]
     with tempfile.TemporaryDirectory(prefix="tinyml-espeak-") as tmp, ThreadPoolExecutor(workers) as pool:
         speech = list(pool.map(lambda ij: _espeak(ij[1][1], ij[1][2], ij[1][3], ij[1][4], Path(tmp) / f"{ij[0]}.wav"),
                                enumerate(specs)))
@@ -138,7 +155,8 @@ def kws_audio(seed: int = 0, per_class: int = 100, sample_rate: int = 16000,
 
 def vibration_signals(seed: int = 0, normal: int = 1000, faulty: int = 300, sample_rate: int = 8000,
                       samples: int = 2560) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Label 0 = normal, 1 = faulty. One machine type whose speed varies a little from clip to clip."""
+    """Label 0 = normal, 1 = faulty. One machine type whose speed varies a little from clip to clip; clip I is
+    recorded on machine I mod MACHINES (`vibration_machines`)."""
     rng = np.random.default_rng(seed)
     t = np.arange(samples) / sample_rate
     clips, labels = [], []
@@ -171,19 +189,29 @@ def vibration_signals(seed: int = 0, normal: int = 1000, faulty: int = 300, samp
     return np.asarray(clips, np.float32), np.asarray(labels, np.int64), ["normal", "anomaly"]
 
 
+def vibration_machines(count: int) -> np.ndarray:
+    """The machine each of `count` vibration clips was recorded on (`machine-K`). The machines are of one type and
+    the generator gives them no traits of their own, so a machine-grouped split changes which clips are tested,
+    not how hard they are."""
+    return np.array([f"machine-{i % MACHINES}" for i in range(count)])
+
+
 # ---- accelerometer gestures ----
 
 def gestures(seed: int = 0, per_class: int = 250, length: int = 128,
              rate_hz: float = 50.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(N, length, 3) accelerations in g (gravity included, random device orientation), labels over GESTURES."""
+    """(N, length, 3) accelerations in g (gravity included, random device orientation), labels over GESTURES.
+    Window I of each gesture is performed by subject I mod SUBJECTS (`gesture_subjects`), who moves with a
+    strength of their own (a factor 0.75 to 1.25 on the gesture's amplitude, drawn from its own seeded stream)."""
     rng = np.random.default_rng(seed)
+    strength = np.random.default_rng([seed, SUBJECTS]).uniform(0.75, 1.25, SUBJECTS)
     t = np.arange(length) / rate_hz
     xs, ys = [], []
     for label, name in enumerate(GESTURES):
-        for _ in range(per_class):
+        for i in range(per_class):
             a = np.zeros((length, 3))
             phase = rng.uniform(0, 2 * np.pi)
-            amp = rng.uniform(0.5, 1.5)
+            amp = rng.uniform(0.5, 1.5) * strength[i % SUBJECTS]
             if name == "shake":
                 a[:, 0] = amp * 1.5 * np.sin(2 * np.pi * rng.uniform(4, 7) * t + phase)
             elif name == "circle":
@@ -206,3 +234,8 @@ def gestures(seed: int = 0, per_class: int = 250, length: int = 128,
             xs.append(a + g / np.linalg.norm(g))
             ys.append(label)
     return np.asarray(xs, np.float32), np.asarray(ys, np.int64), list(GESTURES)
+
+
+def gesture_subjects(per_class: int) -> np.ndarray:
+    """The subject of every window `gestures(seed, per_class)` makes, in its order (`subject-K`)."""
+    return np.array([f"subject-{i % SUBJECTS}" for _ in GESTURES for i in range(per_class)])

@@ -2,12 +2,13 @@
 
 | recipe | architecture | data | task |
 | --- | --- | --- | --- |
-| kws | DS-CNN (MLPerf Tiny KWS layout: conv 10x4 stride 2, depthwise-separable blocks) | kws (MFCC 49x10) | classification |
+| kws | DS-CNN (MLPerf Tiny KWS: conv 10x4 stride 2, depthwise-separable blocks) | kws (MFCC 49x10) | classification |
 | image | MobileNetV1-style (depthwise-separable stages) | digits (16x16) | classification |
 | resnet8 | ResNet-8-style (three residual stages) | digits (16x16) | classification |
 | anomaly | fully connected autoencoder (MLPerf Tiny AD layout) | vibration (5x128 log-mel) | anomaly |
 | gesture | small 1D CNN | gesture (128x3 accelerometer) | classification |
 
+The layers come from `blocks` (shared with the MLPerf Tiny reference models in `models/`).
 `width` scales every channel/unit count, `depth` the number of repeated blocks (1.0 = the reference layout).
 Models are built with a free batch axis for training; `batch_one` gives the batch-1 graph used for export, so no
 dynamic-shape operator reaches the .tflite.
@@ -18,71 +19,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tinyml.errors import TinymlError
+from tinyml.train.recipes.blocks import classifier_head, conv_bn_relu, dense_bn_relu, depthwise_separable, residual
 
 
 def _ch(base: int, width: float) -> int:
     return max(1, int(round(base * width)))
 
 
-def _conv_bn_relu(x, filters, kernel, strides=1, activation=True):
-    from keras import layers
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=0.9)(x)
-    return layers.ReLU()(x) if activation else x
-
-
-def _ds_block(x, filters, strides=1):
-    from keras import layers
-    x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=0.9)(x)
-    x = layers.ReLU()(x)
-    return _conv_bn_relu(x, filters, 1)
-
-
-def _head(x, classes):
-    from keras import layers
-    x = layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
-    x = layers.Flatten()(x)
-    return layers.Dense(classes, activation="softmax")(x)
-
-
 def ds_cnn(input_shape, classes, width=1.0, depth=1.0):
     import keras
     inputs = keras.Input(input_shape)
-    x = _conv_bn_relu(inputs, _ch(64, width), (10, 4), strides=(2, 2))
+    x = conv_bn_relu(inputs, _ch(64, width), (10, 4), strides=(2, 2))
     for _ in range(max(1, int(round(4 * depth)))):
-        x = _ds_block(x, _ch(64, width))
-    return keras.Model(inputs, _head(x, classes), name="ds_cnn")
+        x = depthwise_separable(x, _ch(64, width))
+    return keras.Model(inputs, classifier_head(x, classes), name="ds_cnn")
 
 
 def mobilenet_v1(input_shape, classes, width=1.0, depth=1.0):
     import keras
     inputs = keras.Input(input_shape)
-    x = _conv_bn_relu(inputs, _ch(16, width), 3, strides=2)
-    x = _ds_block(x, _ch(32, width))
+    x = conv_bn_relu(inputs, _ch(16, width), 3, strides=2)
+    x = depthwise_separable(x, _ch(32, width))
     for filters in (64, 128):
-        x = _ds_block(x, _ch(filters, width), strides=2)
+        x = depthwise_separable(x, _ch(filters, width), strides=2)
         for _ in range(int(round(depth))):
-            x = _ds_block(x, _ch(filters, width))
-    return keras.Model(inputs, _head(x, classes), name="mobilenet_v1")
-
-
-def _residual(x, filters, strides):
-    from keras import layers
-    y = _conv_bn_relu(x, filters, 3, strides)
-    y = _conv_bn_relu(y, filters, 3, activation=False)
-    shortcut = x if strides == 1 and x.shape[-1] == filters else layers.Conv2D(filters, 1, strides=strides)(x)
-    return layers.ReLU()(layers.Add()([shortcut, y]))
+            x = depthwise_separable(x, _ch(filters, width))
+    return keras.Model(inputs, classifier_head(x, classes), name="mobilenet_v1")
 
 
 def resnet8(input_shape, classes, width=1.0, depth=1.0):
     import keras
     inputs = keras.Input(input_shape)
-    x = _conv_bn_relu(inputs, _ch(16, width), 3)
+    x = conv_bn_relu(inputs, _ch(16, width), 3)
     for filters, strides in ((16, 1), (32, 2), (64, 2)):
         for i in range(max(1, int(round(depth)))):
-            x = _residual(x, _ch(filters, width), strides if i == 0 else 1)
-    return keras.Model(inputs, _head(x, classes), name="resnet8")
+            x = residual(x, _ch(filters, width), strides if i == 0 else 1)
+    return keras.Model(inputs, classifier_head(x, classes), name="resnet8")
 
 
 def fc_autoencoder(input_shape, classes=None, width=1.0, depth=1.0):
@@ -92,9 +64,7 @@ def fc_autoencoder(input_shape, classes=None, width=1.0, depth=1.0):
     x = inputs
     n = max(1, int(round(4 * depth)))
     for units in [_ch(128, width)] * n + [8] + [_ch(128, width)] * n:
-        x = layers.Dense(units)(x)
-        x = layers.BatchNormalization(momentum=0.9)(x)
-        x = layers.ReLU()(x)
+        x = dense_bn_relu(x, units)
     return keras.Model(inputs, layers.Dense(input_shape[-1])(x), name="fc_autoencoder")
 
 

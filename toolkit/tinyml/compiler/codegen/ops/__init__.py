@@ -1,9 +1,10 @@
-"""Operator lowerings: one function per TFLite builtin, from an IR operator to C."""
+"""Operator lowerings: one function per TFLite builtin, from an IR operator to a `Lowered` value."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import Lowered
 from tinyml.compiler.codegen.ops import activation, conv, elementwise, fully_connected, fused, layout, pool, reduce
 from tinyml.compiler.ir.graph import Operator
 

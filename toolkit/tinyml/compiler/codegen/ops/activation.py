@@ -2,14 +2,24 @@
 LOGISTIC, TANH, RELU, RELU6, RELU_N1_TO_1 and QUANTIZE (int8 requantization)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, c_array, c_float
+from tinyml.compiler.codegen.context import LoweringContext, c_float
+from tinyml.compiler.codegen.lowered import Call, Decl, Lit, Lowered, Offset, Ref, Sym
 from tinyml.compiler.codegen.ops.common import require_int8, require_same_size
-from tinyml.compiler.codegen.quant import (INT8_MAX, INT8_MIN, activation_range, expf, quantize_multiplier, requantize,
-                                  requantize_round_up, round_half_away, tanhf)
+from tinyml.compiler.codegen.quant import (
+    INT8_MAX,
+    INT8_MIN,
+    activation_range,
+    expf,
+    quantize_multiplier,
+    requantize,
+    requantize_round_up,
+    round_half_away,
+    tanhf,
+)
 from tinyml.compiler.ir.graph import Operator, Tensor
 
 F32 = np.float32
@@ -27,13 +37,13 @@ def lower_softmax(op: Operator, ctx: LoweringContext) -> Lowered:
         table[255 - v] = expf(F32(scale * F32(v)))
     depth = x.shape[-1]
     p = f"op{op.index}"
-    decls = "\n".join([
-        f"static const float {p}_exp[256] = {{{', '.join(c_float(t) for t in table)}}};",
-        f"static const tm_softmax_params {p}_params = {{{x.size // depth}, {depth}, {c_float(F32(y.scale))}, "
-        f"{y.zero_point}, {p}_exp}};",
-    ])
-    call = f"tm_softmax_s8(&{p}_params, {ctx.data(x)}, {ctx.activation(y)});"
-    return Lowered(kernels=("activation/softmax_s8.c",), decls=decls, call=call, inplace_input=x.index)
+    decls = (
+        Decl("float", f"{p}_exp", tuple(c_float(t) for t in table), 256),
+        Decl("tm_softmax_params", f"{p}_params", (x.size // depth, depth, c_float(F32(y.scale)), y.zero_point,
+                                                  f"{p}_exp")),
+    )
+    call = Call("tm_softmax_s8", (Ref(f"{p}_params"), ctx.data(x), ctx.activation(y)))
+    return Lowered(kernels=("activation/softmax_s8.c",), decls=decls, calls=(call,), inplace_input=x.index)
 
 
 def _float_table(x: Tensor, y: Tensor, fn: Callable[[np.float32], np.float32]) -> list[int]:
@@ -65,9 +75,9 @@ def _requant_table(x: Tensor, y: Tensor, act_min: int, act_max: int, multiplier:
 
 def _lut(op: Operator, ctx: LoweringContext, x: Tensor, y: Tensor, table: list[int]) -> Lowered:
     p = f"op{op.index}"
-    decls = f"static const int8_t {p}_table[256] = {c_array(table)};"
-    call = f"tm_lut_s8({p}_table, {x.size}, {ctx.data(x)}, {ctx.activation(y)});"
-    return Lowered(kernels=("activation/lut_s8.c",), decls=decls, call=call,
+    decls = (Decl("int8_t", f"{p}_table", tuple(table), 256),)
+    call = Call("tm_lut_s8", (Sym(f"{p}_table"), Lit(x.size), ctx.data(x), ctx.activation(y)))
+    return Lowered(kernels=("activation/lut_s8.c",), decls=decls, calls=(call,),
                    inplace_input=None if x.is_constant else x.index)
 
 
@@ -121,10 +131,11 @@ def lower_requantize(op: Operator, ctx: LoweringContext) -> Lowered:
     src, dst = ctx.data(x), ctx.activation(y)
     decls, calls = [], []
     if blocks:
-        decls.append(f"static const int8_t {p}_table_blocks[256] = {c_array(up)};")
-        calls.append(f"tm_lut_s8({p}_table_blocks, {blocks}, {src}, {dst});")
+        decls.append(Decl("int8_t", f"{p}_table_blocks", tuple(up), 256))
+        calls.append(Call("tm_lut_s8", (Sym(f"{p}_table_blocks"), Lit(blocks), src, dst)))
     if x.size > blocks:
-        decls.append(f"static const int8_t {p}_table_tail[256] = {c_array(away)};")
-        calls.append(f"tm_lut_s8({p}_table_tail, {x.size - blocks}, {src} + {blocks}, {dst} + {blocks});")
-    return Lowered(kernels=("activation/lut_s8.c",), decls="\n".join(decls), call="\n  ".join(calls),
+        decls.append(Decl("int8_t", f"{p}_table_tail", tuple(away), 256))
+        calls.append(Call("tm_lut_s8", (Sym(f"{p}_table_tail"), Lit(x.size - blocks), Offset(src, blocks),
+                                        Offset(dst, blocks))))
+    return Lowered(kernels=("activation/lut_s8.c",), decls=tuple(decls), calls=tuple(calls),
                    inplace_input=None if x.is_constant else x.index)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tinyml.compiler.codegen.context import LoweringContext, dims4
+from tinyml.compiler.codegen.lowered import Decl
 from tinyml.compiler.ir.graph import Operator, Tensor
 
 
@@ -88,3 +89,8 @@ def broadcast_strides(a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ..
     sa, sb = strides(a), strides(b)
     return (f"{{{{{', '.join(map(str, out4))}}}, {{{', '.join(map(str, sa))}}}, "
             f"{{{', '.join(map(str, sb))}}}}}")
+
+
+def dims_decls(p: str, x: Tensor, w: Tensor, y: Tensor) -> tuple[Decl, ...]:
+    """The tm_dims of a convolution's input, filter and output."""
+    return tuple(Decl("tm_dims", f"{p}_{name}", dims4(t.shape)) for name, t in (("in", x), ("filter", w), ("out", y)))

@@ -1,9 +1,11 @@
 """CONV_2D and DEPTHWISE_CONV_2D."""
 from __future__ import annotations
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, c_array, dims4
+from tinyml.compiler.codegen import variants
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import NULL, Call, Decl, Lowered, Ref
 from tinyml.compiler.codegen.ops import dsp
-from tinyml.compiler.codegen.ops.common import check_spatial_output, padding_before, weighted_operands
+from tinyml.compiler.codegen.ops.common import check_spatial_output, dims_decls, padding_before, weighted_operands
 from tinyml.compiler.codegen.quant import activation_range, quantize_multiplier
 from tinyml.compiler.ir.graph import Operator, Tensor
 
@@ -23,25 +25,25 @@ def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
     out_c = y.shape[3]
     if depthwise:
         if w.shape[0] != 1 or w.shape[3] != out_c or out_c % x.shape[3] != 0:
-            raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} / output {list(y.shape)}")
+            raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} / output "
+                               f"{list(y.shape)}")
     elif w.shape[0] != out_c or w.shape[3] != x.shape[3]:
         raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} (grouped convolution "
                            "is not supported)")
     geometry, mults, shifts, act_min, act_max = conv_setup(op, ctx, x, w, y)
-    if ctx.target.dsp:  # SIMD variants (tinyml.compiler.codegen.ops.dsp), same bytes out
-        if not depthwise:
-            return dsp.lower_conv2d(op, ctx, x, w, bias, y, mults, shifts, geometry, act_min, act_max)
-        if dsp.depthwise_supported(x, w, y):
-            return dsp.lower_depthwise_conv2d(op, ctx, x, w, bias, y, mults, shifts, geometry, out_c // 8 * 8,
-                                              act_min, act_max)
-    name = "depthwise_conv2d_s8" if depthwise else "conv2d_s8"
+    variant = (variants.depthwise_conv2d if depthwise else variants.conv2d)(op, ctx, x, w)
+    vector_channels = out_c // 8 * 8 if depthwise else 0
+    if variant.kernel == "tm_conv2d_s8_dsp":  # SIMD variants (tinyml.compiler.codegen.ops.dsp), same bytes out
+        return dsp.lower_conv2d(op, ctx, variant, x, w, bias, y, mults, shifts, geometry, act_min, act_max)
+    if variant.kernel == "tm_depthwise_conv2d_s8_dsp":
+        return dsp.lower_depthwise_conv2d(op, ctx, variant, x, w, bias, y, mults, shifts, geometry,
+                                          vector_channels, act_min, act_max)
     p = f"op{op.index}"
-    decls = conv_decls(p, x, w, y, geometry, mults, shifts, out_c // x.shape[3], out_c // 8 * 8 if depthwise else 0,
-                       act_min, act_max)
-    bias_expr = ctx.const(bias) if bias is not None else "NULL"
-    call = (f"tm_{name}(&{p}_params, &{p}_q, &{p}_in, {ctx.data(x)}, &{p}_filter, {ctx.const(w)}, {bias_expr}, "
-            f"&{p}_out, {ctx.activation(y)});")
-    return Lowered(kernels=(f"convolution/{name}.c",), decls=decls, call=call)
+    decls = conv_decls(p, x, w, y, geometry, mults, shifts, out_c // x.shape[3], vector_channels, act_min, act_max)
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_q"), Ref(f"{p}_in"), ctx.data(x), Ref(f"{p}_filter"),
+                                 ctx.const(w), ctx.const(bias) if bias is not None else NULL, Ref(f"{p}_out"),
+                                 ctx.activation(y)))
+    return Lowered(kernels=(variant.source,), decls=decls, calls=(call,), variant=variant)
 
 
 def conv_setup(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, y: Tensor
@@ -65,16 +67,16 @@ def conv_setup(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, y: Tens
 
 
 def conv_decls(p: str, x: Tensor, w: Tensor, y: Tensor, geometry: tuple[int, ...], mults: list[int],
-               shifts: list[int], depth_multiplier: int, vector_channels: int, act_min: int, act_max: int) -> str:
+               shifts: list[int], depth_multiplier: int, vector_channels: int, act_min: int, act_max: int
+               ) -> tuple[Decl, ...]:
     """The portable kernels' static parameters: requantization, tm_conv_params and the three tm_dims."""
     out_c = y.shape[3]
-    return "\n".join([
-        f"static const int32_t {p}_mult[{out_c}] = {c_array(mults)};",
-        f"static const int32_t {p}_shift[{out_c}] = {c_array(shifts)};",
-        f"static const tm_channel_quant {p}_q = {{{p}_mult, {p}_shift}};",
-        f"static const tm_conv_params {p}_params = {{{', '.join(map(str, geometry))}, {depth_multiplier}, "
-        f"{vector_channels}, {-x.zero_point}, {y.zero_point}, {act_min}, {act_max}}};",
-        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
-        f"static const tm_dims {p}_filter = {{{', '.join(map(str, dims4(w.shape)))}}};",
-        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
-    ])
+    return (
+        Decl("int32_t", f"{p}_mult", tuple(mults), out_c),
+        Decl("int32_t", f"{p}_shift", tuple(shifts), out_c),
+        Decl("tm_channel_quant", f"{p}_q", (f"{p}_mult", f"{p}_shift")),
+        Decl("tm_conv_params", f"{p}_params", (*geometry, depth_multiplier, vector_channels, -x.zero_point,
+                                                y.zero_point, act_min, act_max)),
+        *dims_decls(p, x, w, y),
+    )
+

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, c_array, dims4
+from tinyml.compiler.codegen import scratch as kernel_scratch
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import NULL, Call, Cast, Decl, Derived, Lowered, Ref, Scratch, Sym, Variant
+from tinyml.compiler.codegen.ops.common import dims_decls
 from tinyml.compiler.ir.graph import Operator, Tensor
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -23,10 +26,6 @@ WIDE_FC_FLASH_FRACTION = 0.5  # int16 FC weights only while all weights stay wit
 
 def _wrap32(values: np.ndarray) -> np.ndarray:
     return ((values.astype(np.int64) - INT32_MIN) % (1 << 32) + INT32_MIN).astype(np.int32)
-
-
-def _round4(n: int) -> int:
-    return (n + 3) // 4 * 4
 
 
 def _folded_bias(w2d: np.ndarray, bias: Tensor | None, x_zero_point: int) -> np.ndarray:
@@ -62,7 +61,7 @@ def _fast_requant(bounds: np.ndarray, mults: list[int], shifts: list[int], out_z
     out = (hi32((x << pre) * M + K) >> post) [+ zp], the zero point folded into K where that provably stays in
     range. `bounds`: the largest |accumulator| of each channel (at most 2^31: the int32 accumulator)."""
     base = []
-    for bound, m, s in zip(bounds.tolist(), mults, shifts):
+    for bound, m, s in zip(bounds.tolist(), mults, shifts, strict=True):
         left, right = max(s, 0), max(-s, 0)
         if m == 0 or right > 32:  # the output is always the zero point
             k, pre, post, m = 0, 0, 0, 0
@@ -100,37 +99,35 @@ def _output_variant(table: FastRequant | None, act_min: int, act_max: int) -> st
 
 
 def _requant_decls(p: str, mults: list[int], shifts: list[int], table: FastRequant | None, out_zp: int,
-                   act_min: int, act_max: int, general_tail: bool = False) -> list[str]:
+                   act_min: int, act_max: int, general_tail: bool = False) -> list[Decl]:
     """The tm_dsp_requant of a layer: the fast per-channel table when it is exact, TFLite's multipliers and shifts
     when the general path needs them (no fast table, or `general_tail`: channels the kernel always requantizes the
     general way)."""
     n = len(mults)
-    lines = []
+    decls = []
     general = table is None or general_tail
     if general:
-        lines += [f"static const int32_t {p}_mult[{n}] = {c_array(mults)};",
-                  f"static const int32_t {p}_shift[{n}] = {c_array(shifts)};"]
+        decls += [Decl("int32_t", f"{p}_mult", tuple(mults), n), Decl("int32_t", f"{p}_shift", tuple(shifts), n)]
     if table is not None:
-        rows = ", ".join(f"{{{', '.join(map(str, row))}}}" for row in table.rows)
-        lines.append(f"static const tm_requant_ch {p}_rq_ch[{n}] = {{{rows}}};")
+        decls.append(Decl("tm_requant_ch", f"{p}_rq_ch", tuple(table.rows), n))
     ch = f"{p}_rq_ch" if table is not None else "NULL"
     mult, shift = (f"{p}_mult", f"{p}_shift") if general else ("NULL", "NULL")
     fast = 0 if table is None else 1 if table.lean else 2
     fast_zp = 0 if table is None or table.zp_folded else out_zp
-    lines.append(f"static const tm_dsp_requant {p}_rq = {{{fast}, {out_zp}, {act_min}, {act_max}, "
-                 f"{ch}, {mult}, {shift}, {fast_zp}}};")
-    return lines
+    decls.append(Decl("tm_dsp_requant", f"{p}_rq", (fast, out_zp, act_min, act_max, ch, mult, shift, fast_zp)))
+    return decls
 
 
-def lower_fully_connected(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None,
-                          y: Tensor, multipliers: list[tuple[int, int]], act_min: int, act_max: int) -> Lowered:
+def lower_fully_connected(op: Operator, ctx: LoweringContext, variant: Variant, x: Tensor, w: Tensor,
+                          bias: Tensor | None, y: Tensor, multipliers: list[tuple[int, int]], act_min: int,
+                          act_max: int) -> Lowered:
     out_f, in_f = w.shape
-    k4 = _round4(in_f)
+    k4 = kernel_scratch.round4(in_f)
     w2d = w.data.reshape(out_f, in_f).astype(np.int8)
     mults = [m for m, _ in multipliers] * (out_f if len(multipliers) == 1 else 1)
     shifts = [s for _, s in multipliers] * (out_f if len(multipliers) == 1 else 1)
     table = _fast_requant(_acc_bound(w2d, bias, x.zero_point), mults, shifts, y.zero_point)
-    per_channel = len(set(zip(mults, shifts))) > 1
+    per_channel = len(set(zip(mults, shifts, strict=True))) > 1
     if not per_channel:  # one entry serves every row (the table's rows are then identical)
         mults, shifts = mults[:1], shifts[:1]
         table = FastRequant(table.rows[:1], table.zp_folded) if table is not None else None
@@ -142,30 +139,26 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, x: Tensor, w: Tens
         halves = padded.astype(np.int16).reshape(out_f, groups, 4)[:, :, [0, 2, 1, 3]].reshape(out_f, groups, 2, 2)
         block = halves[:rows4].reshape(rows4 // 4, 4, groups, 2, 2).transpose(0, 2, 3, 1, 4)
         arranged = np.concatenate([block.reshape(-1), halves[rows4:].reshape(-1)])
-        wsym = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
+        weights = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
     else:
         block = padded[:rows4].reshape(rows4 // 4, 4, groups, 4).transpose(0, 2, 1, 3)
         arranged = np.concatenate([block.reshape(-1), padded[rows4:].reshape(-1)])
-        wsym = ctx.derived_const(f"op{op.index}_w8", "int8_t", arranged)
-    bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
+        weights = ctx.derived_const(f"op{op.index}_w8", "int8_t", arranged)
+    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
     p = f"op{op.index}"
     batches = x.size // in_f
-    direct = op.index in ctx.low_scratch  # no scratch: the input widened on the fly (the layer is on the peak)
-    decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max) + [
-        f"static const tm_fc_dsp_params {p}_params = {{{batches}, {in_f}, {out_f}, {k4}, {int(wide)}, "
-        f"{int(direct)}, {int(per_channel)}}};"])
-    scratch = "NULL" if direct else f"(int32_t *)(arena + OP{op.index}_SCRATCH_OFFSET)"
-    call = (f"tm_fully_connected_s8_dsp(&{p}_params, &{p}_rq, {ctx.data(x)}, {wsym}, {bsym}, {ctx.activation(y)}, "
-            f"{scratch});")
-    variants = frozenset({_output_variant(table, act_min, act_max), "TM_V_FC_WIDE" if wide else "TM_V_FC_NARROW",
-                          "TM_V_FC_DIRECT" if direct else "TM_V_FC_SCRATCH",
-                          "TM_V_FC_PER_CHANNEL" if per_channel else "TM_V_FC_PER_TENSOR"})
-    return Lowered(kernels=("fully_connected/fully_connected_s8_dsp.c",), decls=decls, call=call,
-                   scratch_bytes=0 if direct else k4 * 2, variants=variants)
-
-
-def fc_can_shrink(op: Operator, ctx: LoweringContext) -> bool:
-    return op.index not in ctx.low_scratch
+    direct = variant.mode == "direct"
+    decls = (*_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max),
+             Decl("tm_fc_dsp_params", f"{p}_params", (batches, in_f, out_f, k4, int(wide), int(direct),
+                                                      int(per_channel))))
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_rq"), ctx.data(x), Sym(weights.name), Sym(folded.name),
+                                 ctx.activation(y), NULL if direct else Scratch("int32_t")))
+    bits = frozenset({_output_variant(table, act_min, act_max), "TM_V_FC_WIDE" if wide else "TM_V_FC_NARROW",
+                      "TM_V_FC_DIRECT" if direct else "TM_V_FC_SCRATCH",
+                      "TM_V_FC_PER_CHANNEL" if per_channel else "TM_V_FC_PER_TENSOR"})
+    return Lowered(kernels=(variant.source,), decls=decls, calls=(call,),
+                   scratch_bytes=kernel_scratch.fully_connected_s8_dsp_scratch_bytes(in_f, direct),
+                   variant_bits=bits, variant=variant, derived=(weights, folded))
 
 
 def _widening_affordable(ctx: LoweringContext, opcodes: tuple[str, ...]) -> bool:
@@ -183,20 +176,27 @@ def _widening_affordable(ctx: LoweringContext, opcodes: tuple[str, ...]) -> bool
     return total + doubled <= budget * WIDE_FC_FLASH_FRACTION
 
 
-def conv_direct_possible(x: Tensor, w: Tensor) -> bool:
-    """The im2col-free mode: whole words of channels per tap, at most TM_CONV_DIRECT_MAX_TAPS taps."""
-    return x.shape[3] % 4 == 0 and w.shape[1] * w.shape[2] <= 16
+@dataclass(frozen=True)
+class ConvDsp:
+    """What the plain and the fused DSP convolution share: declarations, weights, folded bias, scratch, bits."""
+
+    decls: tuple[Decl, ...]
+    weights: Cast | Sym
+    bias: Sym
+    scratch_bytes: int
+    bits: frozenset[str]
+    derived: tuple[Derived, ...]
 
 
-def conv2d_weights(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
-                   mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int, act_max: int,
-                   direct: bool) -> tuple[str, str, str, int, frozenset[str]]:
-    """(decls, weights symbol, bias symbol, scratch bytes, kernel variants) of the DSP convolution (plain or fused
-    with an ADD)."""
+def conv2d_weights(op: Operator, ctx: LoweringContext, variant: Variant, x: Tensor, w: Tensor, bias: Tensor | None,
+                   y: Tensor, mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int,
+                   act_max: int) -> ConvDsp:
+    """The DSP convolution's parameters and arrays (plain or fused with an ADD), in `variant`'s mode."""
     stride_h, stride_w, dil_h, dil_w, pad_h, pad_w = geometry
     out_c, kh, kw, in_c = w.shape
+    direct = variant.mode == "direct"
     k = kh * kw * in_c
-    k4 = _round4(k) if direct else (k + 7) // 8 * 8  # im2col: an even number of groups (zero weights past k)
+    k4 = kernel_scratch.conv2d_s8_dsp_k4(kh, kw, in_c, direct)  # im2col: an even number of groups (zero weights)
     w2d = w.data.reshape(out_c, k).astype(np.int8)
     table = _fast_requant(_acc_bound(w2d, bias, x.zero_point), mults, shifts, y.zero_point)
     padded = np.zeros((out_c, k4), np.int8)
@@ -206,48 +206,40 @@ def conv2d_weights(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bia
     if wide:  # int16 pairs (k0,k2),(k1,k3) per group: channel o's 2 words then o+1's (no SXTB16 of the weights)
         halves = padded.astype(np.int16).reshape(out_c, groups, 4)[:, :, [0, 2, 1, 3]]
         block = halves[:pairs].reshape(pairs // 2, 2, groups, 4).transpose(0, 2, 1, 3)
-        wsym = ctx.derived_const(f"op{op.index}_w16", "int16_t", np.concatenate([block.reshape(-1),
-                                                                                 halves[pairs:].reshape(-1)]))
-        wsym = f"(const int8_t *){wsym}"
+        weights = ctx.derived_const(f"op{op.index}_w16", "int16_t", np.concatenate([block.reshape(-1),
+                                                                                    halves[pairs:].reshape(-1)]))
+        weights_arg: Cast | Sym = Cast("const int8_t *", Sym(weights.name))
     else:
         block = padded[:pairs].reshape(pairs // 2, 2, groups, 4).transpose(0, 2, 1, 3)
-        wsym = ctx.derived_const(f"op{op.index}_w8", "int8_t", np.concatenate([block.reshape(-1),
-                                                                               padded[pairs:].reshape(-1)]))
-    bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
+        weights = ctx.derived_const(f"op{op.index}_w8", "int8_t", np.concatenate([block.reshape(-1),
+                                                                                  padded[pairs:].reshape(-1)]))
+        weights_arg = Sym(weights.name)
+    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
     p = f"op{op.index}"
-    decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max) + [
-        f"static const tm_conv_dsp_params {p}_params = {{{stride_h}, {stride_w}, {dil_h}, {dil_w}, {pad_h}, "
-        f"{pad_w}, {k4}, {x.zero_point}, {int(direct)}, {int(wide)}}};",
-        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
-        f"static const tm_dims {p}_filter = {{{', '.join(map(str, dims4(w.shape)))}}};",
-        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
-    ])
-    scratch = _round4(in_c) if direct else 4 * k4 + (k4 if in_c % 4 else 0)
-    variants = frozenset({_output_variant(table, act_min, act_max), "TM_V_CONV_WIDE" if wide else "TM_V_CONV_NARROW",
-                          "TM_V_CONV_DIRECT" if direct else "TM_V_CONV_IM2COL"})
-    return decls, wsym, bsym, scratch, variants
+    decls = (*_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max),
+             Decl("tm_conv_dsp_params", f"{p}_params", (stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, k4,
+                                                        x.zero_point, int(direct), int(wide))),
+             *dims_decls(p, x, w, y))
+    bits = frozenset({_output_variant(table, act_min, act_max), "TM_V_CONV_WIDE" if wide else "TM_V_CONV_NARROW",
+                      "TM_V_CONV_DIRECT" if direct else "TM_V_CONV_IM2COL"})
+    return ConvDsp(decls, weights_arg, Sym(folded.name),
+                   kernel_scratch.conv2d_s8_dsp_scratch_bytes(kh, kw, in_c, direct), bits, (weights, folded))
 
 
-def lower_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor,
-                 mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int,
+def lower_conv2d(op: Operator, ctx: LoweringContext, variant: Variant, x: Tensor, w: Tensor, bias: Tensor | None,
+                 y: Tensor, mults: list[int], shifts: list[int], geometry: tuple[int, ...], act_min: int,
                  act_max: int) -> Lowered:
-    direct = op.index in ctx.low_scratch and conv_direct_possible(x, w)
-    decls, wsym, bsym, scratch, variants = conv2d_weights(op, ctx, x, w, bias, y, mults, shifts, geometry, act_min,
-                                                          act_max, direct)
+    conv = conv2d_weights(op, ctx, variant, x, w, bias, y, mults, shifts, geometry, act_min, act_max)
     p = f"op{op.index}"
-    call = (f"tm_conv2d_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, {wsym}, {bsym}, "
-            f"&{p}_out, {ctx.activation(y)}, arena + OP{op.index}_SCRATCH_OFFSET);")
-    return Lowered(kernels=("convolution/conv2d_s8_dsp.c",), decls=decls, call=call, scratch_bytes=scratch,
-                   variants=variants)
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_rq"), Ref(f"{p}_in"), ctx.data(x), Ref(f"{p}_filter"),
+                                 conv.weights, conv.bias, Ref(f"{p}_out"), ctx.activation(y), Scratch()))
+    return Lowered(kernels=(variant.source,), decls=conv.decls, calls=(call,), scratch_bytes=conv.scratch_bytes,
+                   variant_bits=conv.bits, variant=variant, derived=conv.derived)
 
 
-def depthwise_supported(x: Tensor, w: Tensor, y: Tensor) -> bool:
-    return w.shape[3] == x.shape[3] and x.shape[3] % 4 == 0 and w.shape[1] * w.shape[2] <= 64  # TM_DW_MAX_TAPS
-
-
-def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, bias: Tensor | None,
-                           y: Tensor, mults: list[int], shifts: list[int], geometry: tuple[int, ...],
-                           vector_channels: int, act_min: int, act_max: int) -> Lowered:
+def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, variant: Variant, x: Tensor, w: Tensor,
+                           bias: Tensor | None, y: Tensor, mults: list[int], shifts: list[int],
+                           geometry: tuple[int, ...], vector_channels: int, act_min: int, act_max: int) -> Lowered:
     stride_h, stride_w, dil_h, dil_w, pad_h, pad_w = geometry
     _, kh, kw, c = w.shape
     taps = w.data.reshape(kh * kw, c).astype(np.int8)
@@ -258,23 +250,21 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Ten
     wide = _widening_affordable(ctx, ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"))
     if wide:
         arranged = taps.astype(np.int16).reshape(kh * kw, c // 4, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
-        wsym = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
+        weights = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
     else:
-        wsym = ctx.derived_const(f"op{op.index}_w8", "int8_t", taps.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2))
-    bsym = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(per_channel, bias, x.zero_point))
+        weights = ctx.derived_const(f"op{op.index}_w8", "int8_t", taps.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2))
+    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(per_channel, bias, x.zero_point))
     p = f"op{op.index}"
-    decls = "\n".join(_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max,
-                                     general_tail=vector_channels < c) + [
-        f"static const tm_dw_dsp_params {p}_params = {{{stride_h}, {stride_w}, {dil_h}, {dil_w}, {pad_h}, "
-        f"{pad_w}, {x.zero_point}, {vector_channels}, {int(wide)}}};",
-        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
-        f"static const tm_dims {p}_filter = {{{', '.join(map(str, dims4(w.shape)))}}};",
-        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
-    ])
-    call = (f"tm_depthwise_conv2d_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, "
-            f"(const int32_t *){wsym}, {bsym}, &{p}_out, {ctx.activation(y)}, "
-            f"(int8_t *)(arena + OP{op.index}_SCRATCH_OFFSET));")
-    variants = frozenset({_output_variant(table, act_min, act_max), "TM_V_DW_3X3" if kh * kw == 9 else "TM_V_DW_ANY",
-                          "TM_V_DW_WIDE" if wide else "TM_V_DW_NARROW"})
-    return Lowered(kernels=("convolution/depthwise_conv2d_s8_dsp.c",), decls=decls, call=call,
-                   scratch_bytes=_round4(c), variants=variants)
+    decls = (*_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max,
+                             general_tail=vector_channels < c),
+             Decl("tm_dw_dsp_params", f"{p}_params", (stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, x.zero_point,
+                                                      vector_channels, int(wide))),
+             *dims_decls(p, x, w, y))
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_rq"), Ref(f"{p}_in"), ctx.data(x), Ref(f"{p}_filter"),
+                                 Cast("const int32_t *", Sym(weights.name)), Sym(folded.name), Ref(f"{p}_out"),
+                                 ctx.activation(y), Scratch("int8_t")))
+    bits = frozenset({_output_variant(table, act_min, act_max), "TM_V_DW_3X3" if kh * kw == 9 else "TM_V_DW_ANY",
+                      "TM_V_DW_WIDE" if wide else "TM_V_DW_NARROW"})
+    return Lowered(kernels=(variant.source,), decls=decls, calls=(call,),
+                   scratch_bytes=kernel_scratch.depthwise_conv2d_s8_dsp_scratch_bytes(c), variant_bits=bits,
+                   variant=variant, derived=(weights, folded))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import Call, Decl, Lowered, Ref
 from tinyml.compiler.codegen.ops.common import broadcast_strides, require_int8
 from tinyml.compiler.codegen.quant import activation_range, quantize_multiplier
 from tinyml.compiler.ir.graph import Operator
@@ -47,12 +48,10 @@ def lower_add(op: Operator, ctx: LoweringContext) -> Lowered:
     a, b, y = _operands(op, ctx)
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
     p = f"op{op.index}"
-    decls = "\n".join([
-        f"static const tm_add_params {p}_params = {add_params(a, b, y, act_min, act_max)};",
-        f"static const tm_broadcast {p}_bc = {broadcast_strides(a.shape, b.shape, y.shape)};",
-    ])
-    call = f"tm_add_s8(&{p}_params, &{p}_bc, {ctx.data(a)}, {ctx.data(b)}, {ctx.activation(y)});"
-    return Lowered(kernels=("elementwise/add_s8.c",), decls=decls, call=call, inplace_input=_inplace(op, a, b, y))
+    decls = (Decl("tm_add_params", f"{p}_params", add_params(a, b, y, act_min, act_max)),
+             Decl("tm_broadcast", f"{p}_bc", broadcast_strides(a.shape, b.shape, y.shape)))
+    call = Call("tm_add_s8", (Ref(f"{p}_params"), Ref(f"{p}_bc"), ctx.data(a), ctx.data(b), ctx.activation(y)))
+    return Lowered(kernels=("elementwise/add_s8.c",), decls=decls, calls=(call,), inplace_input=_inplace(op, a, b, y))
 
 
 def lower_mul(op: Operator, ctx: LoweringContext) -> Lowered:
@@ -61,10 +60,7 @@ def lower_mul(op: Operator, ctx: LoweringContext) -> Lowered:
     m, s = quantize_multiplier(real)
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
     p = f"op{op.index}"
-    decls = "\n".join([
-        f"static const tm_mul_params {p}_params = {{{-a.zero_point}, {-b.zero_point}, {y.zero_point}, {m}, {s}, "
-        f"{act_min}, {act_max}}};",
-        f"static const tm_broadcast {p}_bc = {broadcast_strides(a.shape, b.shape, y.shape)};",
-    ])
-    call = f"tm_mul_s8(&{p}_params, &{p}_bc, {ctx.data(a)}, {ctx.data(b)}, {ctx.activation(y)});"
-    return Lowered(kernels=("elementwise/mul_s8.c",), decls=decls, call=call, inplace_input=_inplace(op, a, b, y))
+    decls = (Decl("tm_mul_params", f"{p}_params", (-a.zero_point, -b.zero_point, y.zero_point, m, s, act_min, act_max)),
+             Decl("tm_broadcast", f"{p}_bc", broadcast_strides(a.shape, b.shape, y.shape)))
+    call = Call("tm_mul_s8", (Ref(f"{p}_params"), Ref(f"{p}_bc"), ctx.data(a), ctx.data(b), ctx.activation(y)))
+    return Lowered(kernels=("elementwise/mul_s8.c",), decls=decls, calls=(call,), inplace_input=_inplace(op, a, b, y))

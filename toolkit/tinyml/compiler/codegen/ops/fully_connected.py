@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, c_array
+from tinyml.compiler.codegen import variants
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import NULL, Call, Decl, Lowered, Ref
 from tinyml.compiler.codegen.ops import dsp
 from tinyml.compiler.codegen.ops.common import weighted_operands
 from tinyml.compiler.codegen.quant import activation_range, quantize_multiplier
@@ -28,18 +30,18 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext) -> Lowered:
         product = F32(x.scale) * F32(w.quant.scale[0])  # TFLite multiplies the two float scales in float
         multipliers = [quantize_multiplier(float(product) / y.scale)]
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
-    if ctx.target.dsp:  # SIMD variant (tinyml.compiler.codegen.ops.dsp), same bytes out
-        return dsp.lower_fully_connected(op, ctx, x, w, bias, y, multipliers, act_min, act_max)
+    variant = variants.fully_connected(op, ctx)
+    if variant.kernel == "tm_fully_connected_s8_dsp":  # SIMD variant (tinyml.compiler.codegen.ops.dsp), same bytes
+        return dsp.lower_fully_connected(op, ctx, variant, x, w, bias, y, multipliers, act_min, act_max)
     p = f"op{op.index}"
     n = len(multipliers)
-    decls = "\n".join([
-        f"static const int32_t {p}_mult[{n}] = {c_array(m for m, _ in multipliers)};",
-        f"static const int32_t {p}_shift[{n}] = {c_array(s for _, s in multipliers)};",
-        f"static const tm_channel_quant {p}_q = {{{p}_mult, {p}_shift}};",
-        f"static const tm_fc_params {p}_params = {{{x.size // in_features}, {in_features}, {out_features}, "
-        f"{-x.zero_point}, {y.zero_point}, {act_min}, {act_max}, {int(per_channel)}}};",
-    ])
-    bias_expr = ctx.const(bias) if bias is not None else "NULL"
-    call = (f"tm_fully_connected_s8(&{p}_params, &{p}_q, {ctx.data(x)}, {ctx.const(w)}, {bias_expr}, "
-            f"{ctx.activation(y)});")
-    return Lowered(kernels=("fully_connected/fully_connected_s8.c",), decls=decls, call=call)
+    decls = (
+        Decl("int32_t", f"{p}_mult", tuple(m for m, _ in multipliers), n),
+        Decl("int32_t", f"{p}_shift", tuple(s for _, s in multipliers), n),
+        Decl("tm_channel_quant", f"{p}_q", (f"{p}_mult", f"{p}_shift")),
+        Decl("tm_fc_params", f"{p}_params", (x.size // in_features, in_features, out_features, -x.zero_point,
+                                             y.zero_point, act_min, act_max, int(per_channel))),
+    )
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_q"), ctx.data(x), ctx.const(w),
+                                 ctx.const(bias) if bias is not None else NULL, ctx.activation(y)))
+    return Lowered(kernels=(variant.source,), decls=decls, calls=(call,), variant=variant)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext
+from tinyml.compiler.codegen import scratch, variants
+from tinyml.compiler.codegen.context import LoweringContext
+from tinyml.compiler.codegen.lowered import NULL, Call, Decl, Lit, Lowered, Ref, Scratch
 from tinyml.compiler.codegen.ops import dsp
 from tinyml.compiler.codegen.ops.common import require_int8, weighted_operands
 from tinyml.compiler.codegen.ops.conv import conv_decls, conv_setup
@@ -26,20 +28,20 @@ def lower_conv2d_add(op: Operator, ctx: LoweringContext) -> Lowered:
     add_op = dataclasses.replace(op, options={"fusedActivationFunction": op.options["addFusedActivationFunction"]})
     add_min, add_max = activation_range(ctx.fused_activation(add_op), y.scale, y.zero_point)
     p = f"op{op.index}"
-    if ctx.target.dsp:  # the DSP convolution (its inner loop and output stage) with the ADD in its epilogue
-        direct = op.index in ctx.low_scratch and dsp.conv_direct_possible(x, w)
-        decls, wsym, bsym, scratch, variants = dsp.conv2d_weights(op, ctx, x, w, bias, t, mults, shifts, geometry,
-                                                                  act_min, act_max, direct)
-        decls += f"\nstatic const tm_add_params {p}_add = {add_params(a, b, y, add_min, add_max)};"
-        call = (f"tm_conv2d_add_s8_dsp(&{p}_params, &{p}_rq, &{p}_in, {ctx.data(x)}, &{p}_filter, {wsym}, {bsym}, "
-                f"&{p}_out, &{p}_add, {int(conv_first)}, {ctx.activation(skip)}, {ctx.activation(y)}, "
-                f"arena + OP{op.index}_SCRATCH_OFFSET);")
-        return Lowered(kernels=("convolution/conv2d_s8_dsp.c",), decls=decls, call=call,
-                       scratch_bytes=scratch + dsp._round4(2 * out_c), inplace_input=skip.index,
-                       variants=variants)
-    decls = (conv_decls(p, x, w, t, geometry, mults, shifts, 1, 0, act_min, act_max)
-             + f"\nstatic const tm_add_params {p}_add = {add_params(a, b, y, add_min, add_max)};")
-    bias_expr = ctx.const(bias) if bias is not None else "NULL"
-    call = (f"tm_conv2d_add_s8(&{p}_params, &{p}_q, &{p}_in, {ctx.data(x)}, &{p}_filter, {ctx.const(w)}, "
-            f"{bias_expr}, &{p}_out, &{p}_add, {int(conv_first)}, {ctx.activation(skip)}, {ctx.activation(y)});")
-    return Lowered(kernels=("convolution/conv2d_add_s8.c",), decls=decls, call=call, inplace_input=skip.index)
+    variant = variants.conv2d_add(op, ctx, x, w)
+    add = Decl("tm_add_params", f"{p}_add", add_params(a, b, y, add_min, add_max))
+    if variant.kernel == "tm_conv2d_add_s8_dsp":  # the DSP convolution with the ADD in its epilogue
+        conv = dsp.conv2d_weights(op, ctx, variant, x, w, bias, t, mults, shifts, geometry, act_min, act_max)
+        call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_rq"), Ref(f"{p}_in"), ctx.data(x),
+                                     Ref(f"{p}_filter"), conv.weights, conv.bias, Ref(f"{p}_out"), Ref(f"{p}_add"),
+                                     Lit(int(conv_first)), ctx.activation(skip), ctx.activation(y), Scratch()))
+        _, kh, kw, in_c = w.shape
+        return Lowered(kernels=(variant.source,), decls=(*conv.decls, add), calls=(call,),
+                       scratch_bytes=scratch.conv2d_add_s8_dsp_scratch_bytes(kh, kw, in_c, out_c,
+                                                                             variant.mode == "direct"),
+                       inplace_input=skip.index, variant_bits=conv.bits, variant=variant, derived=conv.derived)
+    decls = (*conv_decls(p, x, w, t, geometry, mults, shifts, 1, 0, act_min, act_max), add)
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_q"), Ref(f"{p}_in"), ctx.data(x), Ref(f"{p}_filter"),
+                                 ctx.const(w), ctx.const(bias) if bias is not None else NULL, Ref(f"{p}_out"),
+                                 Ref(f"{p}_add"), Lit(int(conv_first)), ctx.activation(skip), ctx.activation(y)))
+    return Lowered(kernels=(variant.source,), decls=decls, calls=(call,), inplace_input=skip.index, variant=variant)

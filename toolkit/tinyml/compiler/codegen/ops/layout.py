@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, c_array, c_float, dims4
+from tinyml.compiler.codegen.context import LoweringContext, c_float, dims4
+from tinyml.compiler.codegen.lowered import Call, Decl, Lit, Loop, Lowered, Offset, Ref, Sym
 from tinyml.compiler.codegen.ops.activation import lower_requantize
 from tinyml.compiler.codegen.ops.common import require_int8, require_same_quant, require_same_size
 from tinyml.compiler.ir.graph import Operator
@@ -17,10 +18,9 @@ def lower_reshape(op: Operator, ctx: LoweringContext) -> Lowered:
     if x.nbytes != y.nbytes or x.dtype != y.dtype:
         raise ctx.fail(op, f"reshapes {list(x.shape)} {x.dtype} into {list(y.shape)} {y.dtype}: sizes differ")
     if x.is_constant:
-        call = f"tm_copy({ctx.const(x)}, {x.nbytes}, {ctx.activation(y)});"
-        return Lowered(kernels=("reshape/copy.c",), decls="", call=call)
-    return Lowered(kernels=(), decls="", call=f"/* {op.opcode}: output shares the input's bytes */",
-                   alias_input=x.index)
+        return Lowered(kernels=("reshape/copy.c",),
+                       calls=(Call("tm_copy", (ctx.const(x), Lit(x.nbytes), ctx.activation(y))),))
+    return Lowered(alias_input=x.index)  # no code: the output shares the input's bytes
 
 
 def lower_concatenation(op: Operator, ctx: LoweringContext) -> Lowered:
@@ -39,16 +39,13 @@ def lower_concatenation(op: Operator, ctx: LoweringContext) -> Lowered:
         raise ctx.fail(op, "input sizes along the axis do not add up to the output's")
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
-    p = f"op{op.index}"
     chunks = [x.shape[axis] * inner for x in xs]
-    lines = [f"for (int32_t i = 0; i < {outer}; ++i) {{", f"    int8_t *dst = {ctx.activation(y)} + i * {sum(chunks)};"]
-    at = 0
-    for x, chunk in zip(xs, chunks):
-        lines.append(f"    tm_copy({ctx.data(x)} + i * {chunk}, {chunk}, dst + {at});")
+    copies, at = [], 0
+    for x, chunk in zip(xs, chunks, strict=True):  # per outer index, each input's chunk to its place in the output's
+        copies.append(Call("tm_copy", (Offset(ctx.data(x), 0, chunk), Lit(chunk),
+                                       Offset(ctx.activation(y), at, sum(chunks)))))
         at += chunk
-    lines.append("  }")
-    return Lowered(kernels=("reshape/copy.c",), decls=f"/* {p}: CONCATENATION along axis {axis} */",
-                   call="\n".join(lines))
+    return Lowered(kernels=("reshape/copy.c",), calls=(Loop(outer, tuple(copies)),))
 
 
 def lower_pad(op: Operator, ctx: LoweringContext) -> Lowered:
@@ -73,13 +70,11 @@ def lower_pad(op: Operator, ctx: LoweringContext) -> Lowered:
     lead = 4 - len(x.shape)
     before = [0] * lead + [int(v) for v in pads.data[:, 0]]
     p = f"op{op.index}"
-    decls = "\n".join([
-        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
-        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
-        f"static const int32_t {p}_before[4] = {c_array(before)};",
-    ])
-    call = f"tm_pad_s8(&{p}_in, {p}_before, {value}, {ctx.data(x)}, &{p}_out, {ctx.activation(y)});"
-    return Lowered(kernels=("reshape/pad_s8.c",), decls=decls, call=call)
+    decls = (Decl("tm_dims", f"{p}_in", dims4(x.shape)), Decl("tm_dims", f"{p}_out", dims4(y.shape)),
+             Decl("int32_t", f"{p}_before", tuple(before), 4))
+    call = Call("tm_pad_s8", (Ref(f"{p}_in"), Sym(f"{p}_before"), Lit(value), ctx.data(x), Ref(f"{p}_out"),
+                              ctx.activation(y)))
+    return Lowered(kernels=("reshape/pad_s8.c",), decls=decls, calls=(call,))
 
 
 def lower_quantize(op: Operator, ctx: LoweringContext) -> Lowered:
@@ -89,9 +84,9 @@ def lower_quantize(op: Operator, ctx: LoweringContext) -> Lowered:
     if x.dtype != "float32" or y.dtype != "int8" or y.quant is None:
         raise ctx.fail(op, f"quantizes {x.dtype} to {y.dtype}; only float32 -> int8 and int8 -> int8 are supported")
     require_same_size(ctx, op, x, y)
-    call = (f"tm_quantize_f32_s8({ctx.data(x)}, {x.size}, {c_float(F32(y.scale))}, {y.zero_point}, "
-            f"{ctx.activation(y)});")
-    return Lowered(kernels=("activation/quantize_f32_s8.c",), decls="", call=call)
+    call = Call("tm_quantize_f32_s8", (ctx.data(x), Lit(x.size), Lit(c_float(F32(y.scale))), Lit(y.zero_point),
+                                       ctx.activation(y)))
+    return Lowered(kernels=("activation/quantize_f32_s8.c",), calls=(call,))
 
 
 DEQUANTIZE_BLOCK = 8  # TFLite's SIMD dequantize works on whole blocks of 8 as q * scale + (-zp * scale)
@@ -103,6 +98,6 @@ def lower_dequantize(op: Operator, ctx: LoweringContext) -> Lowered:
         raise ctx.fail(op, f"dequantizes {x.dtype} to {y.dtype}; only int8 -> float32 is supported")
     require_same_size(ctx, op, x, y)
     blocks = x.size // DEQUANTIZE_BLOCK * DEQUANTIZE_BLOCK
-    call = (f"tm_dequantize_s8_f32({ctx.data(x)}, {x.size}, {blocks}, {c_float(F32(x.scale))}, {x.zero_point}, "
-            f"{ctx.activation(y)});")
-    return Lowered(kernels=("activation/dequantize_s8_f32.c",), decls="", call=call)
+    call = Call("tm_dequantize_s8_f32", (ctx.data(x), Lit(x.size), Lit(blocks), Lit(c_float(F32(x.scale))),
+                                         Lit(x.zero_point), ctx.activation(y)))
+    return Lowered(kernels=("activation/dequantize_s8_f32.c",), calls=(call,))

@@ -1,28 +1,23 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D."""
 from __future__ import annotations
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, dims4
+from tinyml.compiler.codegen import variants
+from tinyml.compiler.codegen.context import LoweringContext, dims4
+from tinyml.compiler.codegen.lowered import Call, Decl, Lowered, Ref, Variant
 from tinyml.compiler.codegen.ops.common import check_spatial_output, padding_before, require_int8, require_same_quant
 from tinyml.compiler.codegen.quant import activation_range
 from tinyml.compiler.ir.graph import Operator
 
 
-AVG_POOL_DSP_MAX_WINDOW = 255  # TM_AVG_POOL_DSP_MAX_WINDOW: window sums exact in 16-bit lanes
-
-
 def lower_average_pool2d(op: Operator, ctx: LoweringContext) -> Lowered:
-    x = ctx.tensor(op, 0)
-    window = ctx.option(op, "filterHeight", minimum=1) * ctx.option(op, "filterWidth", minimum=1)
-    if ctx.target.dsp and len(x.shape) == 4 and x.shape[3] % 4 == 0 and window <= AVG_POOL_DSP_MAX_WINDOW:
-        return _lower(op, ctx, "avg_pool2d_s8_dsp")
-    return _lower(op, ctx, "avg_pool2d_s8")
+    return _lower(op, ctx, variants.average_pool2d(op, ctx, ctx.tensor(op, 0)))
 
 
 def lower_max_pool2d(op: Operator, ctx: LoweringContext) -> Lowered:
-    return _lower(op, ctx, "max_pool2d_s8")
+    return _lower(op, ctx, Variant("tm_max_pool2d_s8", "pooling/max_pool2d_s8.c"))
 
 
-def _lower(op: Operator, ctx: LoweringContext, kernel: str) -> Lowered:
+def _lower(op: Operator, ctx: LoweringContext, variant: Variant) -> Lowered:
     x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
     require_int8(ctx, op, x, y)
     require_same_quant(ctx, op, x, y)
@@ -38,11 +33,10 @@ def _lower(op: Operator, ctx: LoweringContext, kernel: str) -> Lowered:
     pad_w = padding_before(x.shape[2], y.shape[2], stride_w, 1, filter_w, same)
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
     p = f"op{op.index}"
-    decls = "\n".join([
-        f"static const tm_pool_params {p}_params = {{{stride_h}, {stride_w}, {filter_h}, {filter_w}, "
-        f"{pad_h}, {pad_w}, {act_min}, {act_max}}};",
-        f"static const tm_dims {p}_in = {{{', '.join(map(str, dims4(x.shape)))}}};",
-        f"static const tm_dims {p}_out = {{{', '.join(map(str, dims4(y.shape)))}}};",
-    ])
-    call = f"tm_{kernel}(&{p}_params, &{p}_in, {ctx.data(x)}, &{p}_out, {ctx.activation(y)});"
-    return Lowered(kernels=(f"pooling/{kernel}.c",), decls=decls, call=call)
+    decls = (
+        Decl("tm_pool_params", f"{p}_params", (stride_h, stride_w, filter_h, filter_w, pad_h, pad_w, act_min, act_max)),
+        Decl("tm_dims", f"{p}_in", dims4(x.shape)),
+        Decl("tm_dims", f"{p}_out", dims4(y.shape)),
+    )
+    call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_in"), ctx.data(x), Ref(f"{p}_out"), ctx.activation(y)))
+    return Lowered(kernels=(variant.source,), decls=decls, calls=(call,), variant=variant)

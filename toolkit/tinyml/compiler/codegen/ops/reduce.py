@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import Lowered, LoweringContext, dims4
+from tinyml.compiler.codegen.context import LoweringContext, dims4
+from tinyml.compiler.codegen.lowered import Call, Decl, Lowered, Ref
 from tinyml.compiler.codegen.ops.common import require_const, require_int8
 from tinyml.compiler.codegen.quant import quantize_multiplier
 from tinyml.compiler.ir.graph import Operator
@@ -80,8 +81,7 @@ def lower_mean(op: Operator, ctx: LoweringContext) -> Lowered:
         round_up_channels = 0
 
     p = f"op{op.index}"
-    decls = (f"static const tm_mean_params {p}_params = {{{{{', '.join(map(str, dims))}}}, "
-             f"{{{', '.join(map(str, reduce))}}}, {input_sum_offset}, {multiplier}, {shift}, {output_offset}, "
-             f"{round_up_channels}}};")
-    call = f"tm_mean_s8(&{p}_params, {ctx.data(x)}, {ctx.activation(y)});"
-    return Lowered(kernels=("reduce/mean_s8.c",), decls=decls, call=call)
+    decls = (Decl("tm_mean_params", f"{p}_params", (tuple(dims), tuple(reduce), input_sum_offset, multiplier, shift,
+                                                    output_offset, round_up_channels)),)
+    call = Call("tm_mean_s8", (Ref(f"{p}_params"), ctx.data(x), ctx.activation(y)))
+    return Lowered(kernels=("reduce/mean_s8.c",), decls=decls, calls=(call,))
