@@ -135,6 +135,18 @@ class BenchReport:
         return out
 
 
+def take_samples(infos: tuple[TensorInfo, ...], inputs: list[np.ndarray] | None, count: int | None, default: int,
+                 source: str, option: str) -> list[np.ndarray]:
+    """The first `count` samples of `inputs` (all of them when `count` is None), or `count or default` random ones
+    when no inputs were given; `option` names the count in the error when there are too few."""
+    if inputs is None:
+        inputs = random_inputs(infos, count or default)
+    available = check_inputs(infos, inputs, source)
+    if count is not None and count > available:
+        raise TinymlError(f"{source}: {option} {count} but only {available} samples were given", BAD_INPUT)
+    return [x[:count or available] for x in inputs]
+
+
 def random_inputs(infos: tuple[TensorInfo, ...], n: int, seed: int = RANDOM_SEED) -> list[np.ndarray]:
     """`n` deterministic samples per input: the full integer range, or standard normal values for floats."""
     rng = np.random.default_rng(seed)
@@ -318,12 +330,7 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
                           f"{' on a serial port' if port is not None else ''}", BAD_INPUT)
     with tempfile.TemporaryDirectory(prefix="tinyml-bench-") as tmp:
         compiled = compile_model(model_path, Path(tmp) / "model")
-        if inputs is None:
-            inputs = random_inputs(compiled.inputs, runs or DEFAULT_RUNS)
-        available = check_inputs(compiled.inputs, inputs, source)
-        if runs is not None and runs > available:
-            raise TinymlError(f"{source}: --runs {runs} but only {available} samples were given")
-        inputs = [x[:runs or available] for x in inputs]
+        inputs = take_samples(compiled.inputs, inputs, runs, DEFAULT_RUNS, source, "--runs")
         refs = reference_outputs(model_path, compiled, inputs)
         build = firmware_for(model_path, board, compiled.model_hash, build_dir, weights)
         if port is None:

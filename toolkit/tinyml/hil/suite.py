@@ -24,9 +24,9 @@ import numpy as np
 
 from tinyml import __version__
 from tinyml.compiler.codegen import compile_model
-from tinyml.device.bench import firmware_for, random_inputs
+from tinyml.device.bench import firmware_for, take_samples
 from tinyml.device.boards import Board
-from tinyml.device.targets.host import check_inputs, run_host
+from tinyml.device.targets.host import run_host
 from tinyml.errors import BAD_INPUT, TinymlError
 from tinyml.hil.renode import UART_PORT, minimum_renode, uart_peripheral, write_renode_files
 from tinyml.paths import TEMPLATES_DIR
@@ -89,12 +89,7 @@ def write_suite(model_path: Path, board: Board, out_dir: Path, *, vectors: int |
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tinyml-hil-") as tmp:
         compiled = compile_model(model_path, Path(tmp) / "model")
-        if inputs is None:
-            inputs = random_inputs(compiled.inputs, vectors or DEFAULT_VECTORS)
-        available = check_inputs(compiled.inputs, inputs, source)
-        if vectors is not None and vectors > available:
-            raise TinymlError(f"{source}: --vectors {vectors} but only {available} samples were given", BAD_INPUT)
-        inputs = [x[:vectors or available] for x in inputs]
+        inputs = take_samples(compiled.inputs, inputs, vectors, DEFAULT_VECTORS, source, "--vectors")
         expected = run_host(compiled, inputs, source=source)
         build = firmware_for(model_path, board, compiled.model_hash, build_dir)
         config = SuiteConfig(board=board.name, model=model_path.name, model_hash=compiled.model_hash,
