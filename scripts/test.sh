@@ -15,9 +15,11 @@ export TINYML_CACHE="${TINYML_CACHE:-$PWD/.venv/cache}"
 # docs/ARCHITECTURE.md "C runtime"): a bounds error or UB in a kernel fails here before it corrupts a board.
 # test_sanitize.py first proves the flags bite. Only for the whole suite (no extra arguments).
 if [ $# -eq 0 ]; then
-  TINYML_HOST_SANITIZE=1 .venv/bin/python -m pytest -q -p no:cacheprovider \
+  TINYML_HOST_SANITIZE=1 .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist load \
     tests/codegen/test_sanitize.py tests/codegen/test_kernels.py tests/codegen/test_kernels_dsp.py \
     tests/codegen/test_mean.py tests/codegen/test_inplace.py -k "not (test_inplace and dsp)"
 fi
 
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two workers (pytest-xdist), one test file each at a time, so module fixtures are built once: most tests wait on a
+# compiler or an emulator, and the two cores CI has are both kept busy.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 "$@"

@@ -7,6 +7,10 @@ cases build in seconds.
 - `GraphBuilder` plus one function per operator (`conv_2d`, `depthwise_conv_2d`, `fully_connected`, `pool_2d`,
   `add`, `mul`, `concatenation`, `pad`, `mean`, `reshape`, `softmax`, `logistic`, `tanh`, `relu`, `relu6`,
   `quantize`, `dequantize`): each adds the operator (and its constant tensors) and returns the output tensor.
+  The second set (issue 14): `leaky_relu`, `hard_swish`, `sub`, `minimum`, `maximum`, `squared_difference`,
+  `prelu`, `transpose`, `slice_`, `strided_slice`, `split`, `split_v` and `unpack` (several outputs, `multi_op`),
+  `pack`, `gather`, `depth_to_space`, `space_to_depth`, `reduction` (MEAN, SUM, REDUCE_MAX), `arg_max`, `resize`,
+  `l2_normalization`, `exp`. Their random cases draw named edge cases (`_edge`, recorded as `params["edge"]`).
 - `random_case(op, rng)`: a random single-operator model with random inputs; `OPS` lists the operator names.
 - `random_network(rng)`: a small random CNN, MLP or Conv1D-like model chaining several operators.
 - `run_reference(model_bytes, inputs)`: outputs of the TFLite interpreter with the builtin (non-XNNPACK) kernels.
@@ -42,7 +46,12 @@ PADDINGS = {"SAME": schema.Padding.SAME, "VALID": schema.Padding.VALID}
 # Operator versions as the TFLite converter writes them for full-integer int8 models.
 _OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "AVERAGE_POOL_2D": 2,
                 "MAX_POOL_2D": 2, "ADD": 2, "MUL": 2, "CONCATENATION": 2, "PAD": 2, "MEAN": 2, "RESHAPE": 1,
-                "SOFTMAX": 2, "LOGISTIC": 2, "TANH": 2, "RELU": 2, "RELU6": 2, "QUANTIZE": 2, "DEQUANTIZE": 2}
+                "SOFTMAX": 2, "LOGISTIC": 2, "TANH": 2, "RELU": 2, "RELU6": 2, "QUANTIZE": 2, "DEQUANTIZE": 2,
+                "LEAKY_RELU": 1, "HARD_SWISH": 1, "SUB": 2, "MINIMUM": 2, "MAXIMUM": 2, "SQUARED_DIFFERENCE": 2,
+                "PRELU": 1, "TRANSPOSE": 2, "SLICE": 2, "STRIDED_SLICE": 2, "SPLIT": 2, "SPLIT_V": 2, "PACK": 2,
+                "UNPACK": 2, "DEPTH_TO_SPACE": 2, "SPACE_TO_DEPTH": 2, "SUM": 2, "REDUCE_MAX": 2, "ARG_MAX": 2,
+                "GATHER": 2, "RESIZE_NEAREST_NEIGHBOR": 3, "RESIZE_BILINEAR": 3,
+                "L2_NORMALIZATION": 2, "EXP": 2}
 
 LOGISTIC_OUTPUT = (1.0 / 256.0, -128)
 SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
@@ -83,6 +92,7 @@ class GraphBuilder:
         self._operators: list[schema.OperatorT] = []
         self._inputs: list[int] = []
         self._outputs: list[int] = []
+        self.label = ""  # the named edge case a random draw took, if any (for failure messages)
 
     def _add_tensor(self, shape: Sequence[int], dtype: int, qp: QParams | None, data: np.ndarray | None) -> int:
         tensor = schema.TensorT()
@@ -120,16 +130,21 @@ class GraphBuilder:
     def op(self, name: str, inputs: Sequence[int], out_shape: Sequence[int], out_qp: QParams | None,
            options: Any = None, out_dtype: int = INT8) -> int:
         """Adds operator `name` (a BuiltinOperator name) and its output tensor; returns the output's index."""
-        out = self._add_tensor(out_shape, out_dtype, out_qp, None)
+        return self.multi_op(name, inputs, [out_shape], out_qp, options, out_dtype)[0]
+
+    def multi_op(self, name: str, inputs: Sequence[int], out_shapes: Sequence[Sequence[int]], out_qp: QParams | None,
+                 options: Any = None, out_dtype: int = INT8) -> list[int]:
+        """Adds operator `name` with one output tensor per shape (SPLIT, UNPACK); returns the outputs' indices."""
+        outs = [self._add_tensor(shape, out_dtype, out_qp, None) for shape in out_shapes]
         operator = schema.OperatorT()
         operator.opcodeIndex = self._opcode(name)
         operator.inputs = np.array(inputs, dtype=np.int32)
-        operator.outputs = np.array([out], dtype=np.int32)
+        operator.outputs = np.array(outs, dtype=np.int32)
         if options is not None:
             operator.builtinOptionsType = getattr(schema.BuiltinOptions, type(options).__name__[:-1])
             operator.builtinOptions = options
         self._operators.append(operator)
-        return out
+        return outs
 
     def _opcode(self, name: str) -> int:
         if name not in self._opcodes:
@@ -299,12 +314,17 @@ def pad(b: GraphBuilder, x: int, paddings: Sequence[tuple[int, int]]) -> int:
 
 
 def mean(b: GraphBuilder, x: int, axes: Sequence[int], keep_dims: bool, out_qp: QParams) -> int:
+    return reduction(b, "MEAN", x, axes, keep_dims, out_qp)
+
+
+def reduction(b: GraphBuilder, name: str, x: int, axes: Sequence[int], keep_dims: bool, out_qp: QParams) -> int:
+    """MEAN, SUM or REDUCE_MAX over `axes` (negative and repeated axes allowed)."""
     in_shape = b.tensors[x].shape
     reduced = {a % len(in_shape) for a in axes}
     out_shape = tuple(1 if i in reduced else d for i, d in enumerate(in_shape) if keep_dims or i not in reduced)
     options = schema.ReducerOptionsT()
     options.keepDims = keep_dims
-    return b.op("MEAN", [x, b.const(np.array(axes, dtype=np.int32))], out_shape, out_qp, options)
+    return b.op(name, [x, b.const(np.array(axes, dtype=np.int32))], out_shape, out_qp, options)
 
 
 def reshape(b: GraphBuilder, x: int, new_shape: Sequence[int], shape_as_input: bool = True) -> int:
@@ -348,6 +368,164 @@ def dequantize(b: GraphBuilder, x: int) -> int:
 
 def _weight_qp(scales: Sequence[float], axis: int) -> QParams:
     return QParams.per_tensor(scales[0]) if len(scales) == 1 else QParams.per_channel(scales, axis)
+
+
+# Operators of the second set (issue 14): activations, binary elementwise, data movement.
+
+
+def leaky_relu(b: GraphBuilder, x: int, alpha: float, out_qp: QParams) -> int:
+    options = schema.LeakyReluOptionsT()
+    options.alpha = alpha
+    return b.op("LEAKY_RELU", [x], b.tensors[x].shape, out_qp, options)
+
+
+def hard_swish(b: GraphBuilder, x: int, out_qp: QParams) -> int:
+    return b.op("HARD_SWISH", [x], b.tensors[x].shape, out_qp)
+
+
+def sub(b: GraphBuilder, x: int, y: int, out_qp: QParams, activation: str = "NONE") -> int:
+    options = schema.SubOptionsT()
+    options.fusedActivationFunction = ACTIVATIONS[activation]
+    return b.op("SUB", [x, y], _broadcast_shape(b, x, y), out_qp, options)
+
+
+def minimum(b: GraphBuilder, x: int, y: int) -> int:
+    """MINIMUM compares the raw int8 values: the interpreter does not requantize, so all share one quantization."""
+    return b.op("MINIMUM", [x, y], _broadcast_shape(b, x, y), b.tensors[x].qp, schema.MaximumMinimumOptionsT())
+
+
+def maximum(b: GraphBuilder, x: int, y: int) -> int:
+    return b.op("MAXIMUM", [x, y], _broadcast_shape(b, x, y), b.tensors[x].qp, schema.MaximumMinimumOptionsT())
+
+
+def squared_difference(b: GraphBuilder, x: int, y: int, out_qp: QParams) -> int:
+    return b.op("SQUARED_DIFFERENCE", [x, y], _broadcast_shape(b, x, y), out_qp, schema.SquaredDifferenceOptionsT())
+
+
+def prelu(b: GraphBuilder, x: int, alpha: int, out_qp: QParams) -> int:
+    """PRELU: `alpha` (usually a constant, broadcast to the input, e.g. one slope per channel)."""
+    return b.op("PRELU", [x, alpha], b.tensors[x].shape, out_qp)
+
+
+def _ints(b: GraphBuilder, values: Sequence[int]) -> int:
+    return b.const(np.array(values, dtype=np.int32))
+
+
+def transpose(b: GraphBuilder, x: int, perm: Sequence[int]) -> int:
+    shape = [b.tensors[x].shape[p] for p in perm]
+    return b.op("TRANSPOSE", [x, _ints(b, perm)], shape, b.tensors[x].qp, schema.TransposeOptionsT())
+
+
+def slice_(b: GraphBuilder, x: int, begin: Sequence[int], size: Sequence[int]) -> int:
+    """SLICE; a size of -1 takes the rest of the dimension."""
+    shape = [d - s if n == -1 else n for d, s, n in zip(b.tensors[x].shape, begin, size)]
+    return b.op("SLICE", [x, _ints(b, begin), _ints(b, size)], shape, b.tensors[x].qp, schema.SliceOptionsT())
+
+
+def strided_slice(b: GraphBuilder, x: int, begin: Sequence[int], end: Sequence[int], strides: Sequence[int],
+                  begin_mask: int = 0, end_mask: int = 0, shrink_axis_mask: int = 0) -> int:
+    """STRIDED_SLICE; the output shape follows Python's slicing, which clamps as TFLite does."""
+    shape = []
+    for d, size in enumerate(b.tensors[x].shape):
+        if shrink_axis_mask >> d & 1:
+            continue
+        span = slice(None if begin_mask >> d & 1 else begin[d], None if end_mask >> d & 1 else end[d], strides[d])
+        shape.append(len(range(*span.indices(size))))
+    options = schema.StridedSliceOptionsT()
+    options.beginMask, options.endMask, options.shrinkAxisMask = begin_mask, end_mask, shrink_axis_mask
+    return b.op("STRIDED_SLICE", [x, _ints(b, begin), _ints(b, end), _ints(b, strides)], shape, b.tensors[x].qp,
+                options)
+
+
+def split(b: GraphBuilder, x: int, axis: int, parts: int) -> list[int]:
+    shape = list(b.tensors[x].shape)
+    shape[axis] //= parts
+    options = schema.SplitOptionsT()
+    options.numSplits = parts
+    return b.multi_op("SPLIT", [_ints(b, [axis]), x], [shape] * parts, b.tensors[x].qp, options)
+
+
+def split_v(b: GraphBuilder, x: int, sizes: Sequence[int], axis: int) -> list[int]:
+    """SPLIT_V; one size may be -1 (the rest)."""
+    in_shape = b.tensors[x].shape
+    known = [s for s in sizes if s != -1]
+    shapes = []
+    for s in sizes:
+        shape = list(in_shape)
+        shape[axis] = in_shape[axis] - sum(known) if s == -1 else s
+        shapes.append(shape)
+    options = schema.SplitVOptionsT()
+    options.numSplits = len(sizes)
+    return b.multi_op("SPLIT_V", [x, _ints(b, sizes), _ints(b, [axis])], shapes, b.tensors[x].qp, options)
+
+
+def pack(b: GraphBuilder, xs: Sequence[int], axis: int) -> int:
+    shape = list(b.tensors[xs[0]].shape)
+    shape.insert(axis % (len(shape) + 1), len(xs))
+    options = schema.PackOptionsT()
+    options.valuesCount, options.axis = len(xs), axis
+    return b.op("PACK", list(xs), shape, b.tensors[xs[0]].qp, options)
+
+
+def unpack(b: GraphBuilder, x: int, axis: int) -> list[int]:
+    in_shape = list(b.tensors[x].shape)
+    count = in_shape.pop(axis % len(in_shape))
+    options = schema.UnpackOptionsT()
+    options.num, options.axis = count, axis
+    return b.multi_op("UNPACK", [x], [in_shape] * count, b.tensors[x].qp, options)
+
+
+def depth_to_space(b: GraphBuilder, x: int, block: int) -> int:
+    n, h, w, c = b.tensors[x].shape
+    options = schema.DepthToSpaceOptionsT()
+    options.blockSize = block
+    return b.op("DEPTH_TO_SPACE", [x], (n, h * block, w * block, c // (block * block)), b.tensors[x].qp, options)
+
+
+def space_to_depth(b: GraphBuilder, x: int, block: int) -> int:
+    n, h, w, c = b.tensors[x].shape
+    options = schema.SpaceToDepthOptionsT()
+    options.blockSize = block
+    return b.op("SPACE_TO_DEPTH", [x], (n, h // block, w // block, c * block * block), b.tensors[x].qp, options)
+
+
+def arg_max(b: GraphBuilder, x: int, axis: int) -> int:
+    """ARG_MAX with int32 indices."""
+    shape = list(b.tensors[x].shape)
+    del shape[axis % len(shape)]
+    options = schema.ArgMaxOptionsT()
+    options.outputType = INT32
+    return b.op("ARG_MAX", [x, _ints(b, [axis])], shape, None, options, out_dtype=INT32)
+
+
+def gather(b: GraphBuilder, x: int, indices: np.ndarray, axis: int) -> int:
+    """GATHER with constant int32 `indices` (any shape) along `axis`."""
+    shape = list(b.tensors[x].shape)
+    a = axis % len(shape)
+    options = schema.GatherOptionsT()
+    options.axis = axis
+    out_shape = shape[:a] + list(indices.shape) + shape[a + 1:]
+    return b.op("GATHER", [x, b.const(indices.astype(np.int32))], out_shape, b.tensors[x].qp, options)
+
+
+def resize(b: GraphBuilder, kind: str, x: int, size: tuple[int, int], align_corners: bool = False,
+           half_pixel_centers: bool = False) -> int:
+    """RESIZE_NEAREST_NEIGHBOR (`kind` "NEAREST_NEIGHBOR") or RESIZE_BILINEAR ("BILINEAR") of an NHWC tensor."""
+    n, _, _, c = b.tensors[x].shape
+    options = {"NEAREST_NEIGHBOR": schema.ResizeNearestNeighborOptionsT, "BILINEAR": schema.ResizeBilinearOptionsT}[
+        kind]()
+    options.alignCorners, options.halfPixelCenters = align_corners, half_pixel_centers
+    return b.op(f"RESIZE_{kind}", [x, _ints(b, size)], (n, *size, c), b.tensors[x].qp, options)
+
+
+def l2_normalization(b: GraphBuilder, x: int) -> int:
+    """L2_NORMALIZATION; the int8 output is 1/128 with zero point 0 (the interpreter requires it)."""
+    return b.op("L2_NORMALIZATION", [x], b.tensors[x].shape, QParams.per_tensor(1.0 / 128.0, 0),
+                schema.L2NormOptionsT())
+
+
+def exp(b: GraphBuilder, x: int, out_qp: QParams) -> int:
+    return b.op("EXP", [x], b.tensors[x].shape, out_qp, schema.ExpOptionsT())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -658,6 +836,333 @@ def _case_dequantize(rng: np.random.Generator, b: GraphBuilder) -> None:
     b.output(dequantize(b, b.input(_random_shape(rng), random_qp(rng))))
 
 
+def _edge(rng: np.random.Generator, b: GraphBuilder, names: Sequence[str], share: float = 0.3) -> str:
+    """With probability `share` one of the operator's named edge cases (recorded in `b.label` for failure messages),
+    otherwise "" (a plain random draw)."""
+    name = _choice(rng, names) if rng.random() < share else ""
+    b.label = b.label or name
+    return name
+
+
+def _case_leaky_relu(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["alpha_zero", "alpha_one", "alpha_negative", "alpha_above_one", "same_quantization",
+                          "saturating_output"])
+    x = b.input(_random_shape(rng), random_qp(rng))
+    alpha = {"alpha_zero": 0.0, "alpha_one": 1.0, "alpha_negative": -float(rng.uniform(0.05, 2.0)),
+             "alpha_above_one": float(rng.uniform(1.0, 8.0))}.get(edge, float(_choice(rng, [0.2, 0.01, 0.3,
+                                                                                             rng.uniform(0, 1)])))
+    out_qp = _scaled_qp(rng, _real_std(b, x))
+    if edge == "same_quantization":
+        out_qp = b.tensors[x].qp
+    elif edge == "saturating_output":
+        out_qp = QParams.per_tensor(b.tensors[x].qp.scale[0] / float(rng.uniform(4, 64)), int(rng.integers(-128, 128)))
+    b.output(leaky_relu(b, x, alpha, out_qp))
+
+
+def hard_swish_output_qp(rng: np.random.Generator, input_scale: float) -> QParams:
+    """A HARD_SWISH output scale the interpreter accepts: (input_scale / 128) / output_scale must be below 1."""
+    scale = max(input_scale * 74.0 * 3.0 / 128.0 * float(_log_uniform(rng, 0.1, 4.0)), input_scale / 100.0)
+    return QParams.per_tensor(scale, int(rng.integers(-128, 128)))
+
+
+def _case_hard_swish(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["inside_minus3_plus3", "wide_input_range", "output_scale_near_limit", "same_quantization"])
+    scale = {"inside_minus3_plus3": float(_log_uniform(rng, 1e-3, 3.0 / 256.0)),
+             "wide_input_range": float(_log_uniform(rng, 0.1, 4.0))}.get(edge, float(_log_uniform(rng, 1e-3, 0.5)))
+    x = b.input(_random_shape(rng), QParams.per_tensor(scale, int(rng.integers(-128, 128))))
+    out_qp = hard_swish_output_qp(rng, scale)
+    if edge == "output_scale_near_limit":
+        out_qp = QParams.per_tensor(scale / 128.0 * float(rng.uniform(1.001, 1.1)), int(rng.integers(-128, 128)))
+    elif edge == "same_quantization":
+        out_qp = b.tensors[x].qp
+    b.output(hard_swish(b, x, out_qp))
+
+
+def _binary_edge_operands(rng: np.random.Generator, b: GraphBuilder, same_qp: bool = False) -> tuple[int, int]:
+    """Operands of a broadcasting binary operator, either order, a third of them named edge cases: one quantization
+    for both, a scalar operand (rank 0 when constant, as converters write `x - 3.0`), a constant operand, equal
+    shapes. `same_qp`: both share one quantization (what the converter gives MINIMUM and MAXIMUM)."""
+    edge = _edge(rng, b, ["same_quantization", "scalar_operand", "constant_operand", "equal_shapes"])
+    shape = _random_shape(rng)
+    constant = edge == "constant_operand" or rng.random() < 0.2
+    partner = {"scalar_operand": (() if constant else (1,)), "equal_shapes": shape}.get(
+        edge, _broadcast_partner(rng, shape))
+    qp = random_qp(rng, 1e-3, 1e-1)
+    other = qp if same_qp or edge == "same_quantization" or rng.random() < 0.2 else random_qp(rng, 1e-3, 1e-1)
+    x = b.input(shape, qp)
+    y = b.const(_int8_weights(rng, partner), other) if constant else b.input(partner, other)
+    return (y, x) if rng.random() < 0.5 else (x, y)
+
+
+def _case_sub(rng: np.random.Generator, b: GraphBuilder) -> None:
+    x, y = _binary_edge_operands(rng, b)
+    std = np.hypot(_real_std(b, x), _real_std(b, y))
+    b.output(sub(b, x, y, _scaled_qp(rng, std), _activation(rng)))
+
+
+def _case_minimum(rng: np.random.Generator, b: GraphBuilder) -> None:
+    b.output(minimum(b, *_binary_edge_operands(rng, b, same_qp=True)))
+
+
+def _case_maximum(rng: np.random.Generator, b: GraphBuilder) -> None:
+    b.output(maximum(b, *_binary_edge_operands(rng, b, same_qp=True)))
+
+
+def _case_squared_difference(rng: np.random.Generator, b: GraphBuilder) -> None:
+    x, y = _binary_edge_operands(rng, b)
+    std = np.hypot(_real_std(b, x), _real_std(b, y))
+    b.output(squared_difference(b, x, y, _scaled_qp(rng, std * std)))
+
+
+def _case_prelu(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """Keras PReLU: one slope per channel ([C] or [1, 1, C]), per position ([H, W, C]) or one for all."""
+    edge = _edge(rng, b, ["one_slope", "slope_per_position", "alpha_as_input", "negative_slopes", "same_scale"])
+    shape = _random_shape(rng)
+    x = b.input(shape, random_qp(rng))
+    alpha_shape = {"one_slope": (1,), "slope_per_position": shape[1:] or shape}.get(
+        edge, _choice(rng, [shape[-1:], (1,) * (len(shape) - 2) + shape[-1:], shape[-1:]]))
+    alpha_qp = QParams.per_tensor(float(_log_uniform(rng, 1e-3, 1e-1)),
+                                  0 if rng.random() < 0.5 else int(rng.integers(-128, 128)))
+    if edge == "alpha_as_input":
+        alpha = b.input(alpha_shape, alpha_qp)
+    else:
+        values = _int8_weights(rng, alpha_shape)
+        alpha = b.const(values if edge == "negative_slopes" else np.abs(values).astype(np.int8), alpha_qp)
+    out_qp = b.tensors[x].qp if edge == "same_scale" else _scaled_qp(rng, _real_std(b, x))
+    b.output(prelu(b, x, alpha, out_qp))
+
+
+def _case_transpose(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["identity", "nhwc_to_nchw", "reverse", "rank_5", "rank_6"])
+    rank = {"nhwc_to_nchw": 4, "rank_5": 5, "rank_6": 6}.get(edge, int(rng.integers(2, 5)))
+    shape = (1,) + tuple(int(rng.integers(1, 7 if rank < 5 else 4)) for _ in range(rank - 1))
+    perm = {"identity": list(range(rank)), "nhwc_to_nchw": [0, 3, 1, 2], "reverse": list(range(rank))[::-1]}.get(
+        edge, [0] + [int(p) + 1 for p in rng.permutation(rank - 1)])
+    b.output(transpose(b, b.input(shape, random_qp(rng)), perm))
+
+
+def _case_slice(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["whole_tensor", "size_minus_one", "single_element"])
+    shape = _random_shape(rng)
+    begin = [0 if edge == "whole_tensor" else int(rng.integers(0, d)) for d in shape]
+    size = [d - s if edge == "whole_tensor" else 1 if edge == "single_element" else int(rng.integers(1, d - s + 1))
+            for d, s in zip(shape, begin)]
+    if edge == "size_minus_one" or rng.random() < 0.1:
+        size[int(rng.integers(len(size)))] = -1
+    b.output(slice_(b, b.input(shape, random_qp(rng)), begin, size))
+
+
+def _case_strided_slice(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["negative_strides", "masks", "shrink_axis", "out_of_range_ends", "negative_indices"])
+    shape = _random_shape(rng)
+    rank = len(shape)
+    begin, end, steps = [], [], []
+    for d in shape:  # a non-empty range [lo, hi) walked forward or backward
+        step = int(_choice(rng, [1, 1, 2, 3])) * (-1 if edge == "negative_strides" or rng.random() < 0.1 else 1)
+        lo = int(rng.integers(0, d))
+        hi = int(rng.integers(lo + 1, d + 1))
+        first, last = (lo, hi) if step > 0 else (hi - 1, lo - 1 if lo > 0 else -d - 1)  # -1 would mean d - 1
+        if edge == "out_of_range_ends":  # clamped by the interpreter
+            if step > 0:
+                last += int(rng.integers(0, 5))
+            else:
+                first += int(rng.integers(0, 5))
+        if edge == "negative_indices":
+            first -= d if 0 <= first < d else 0
+            last -= d if 0 <= last < d else 0
+        begin.append(first)
+        end.append(last)
+        steps.append(step)
+    masks = int(rng.integers(0, 1 << rank)) if edge == "masks" else 0
+    end_masks = int(rng.integers(0, 1 << rank)) if edge == "masks" else 0
+    shrink = 0
+    if edge == "shrink_axis":
+        d = int(rng.integers(rank))
+        begin[d], steps[d], shrink = int(rng.integers(-shape[d], shape[d])), 1, 1 << d
+        end[d] = begin[d] + 1
+    x = b.input(shape, random_qp(rng))
+    b.output(strided_slice(b, x, begin, end, steps, masks, end_masks, shrink))
+
+
+def _case_split(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["one_part", "negative_axis"])
+    shape = list(_random_shape(rng))
+    axis = int(rng.integers(len(shape)))
+    parts = 1 if edge == "one_part" else int(rng.integers(1, 5))
+    shape[axis] = parts * int(rng.integers(1, 4))
+    x = b.input(shape, random_qp(rng))
+    for y in split(b, x, axis - len(shape) if edge == "negative_axis" else axis, parts):
+        b.output(y)
+
+
+def _case_split_v(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["inferred_size", "one_part"])
+    shape = _random_shape(rng)
+    axis = int(rng.integers(len(shape)))
+    cuts = [] if edge == "one_part" else sorted({int(c) for c in rng.integers(1, shape[axis] + 1, size=2)} - {
+        shape[axis]})
+    sizes = [hi - lo for lo, hi in zip([0, *cuts], [*cuts, shape[axis]])]  # parts of at least one element
+    if edge == "inferred_size":
+        sizes[int(rng.integers(len(sizes)))] = -1
+    x = b.input(shape, random_qp(rng))
+    for y in split_v(b, x, sizes, axis):
+        b.output(y)
+
+
+def _case_pack(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["one_input", "last_axis", "negative_axis"])
+    shape = _random_shape(rng, max_rank=3)
+    count = 1 if edge == "one_input" else int(rng.integers(1, 5))
+    rank = len(shape) + 1
+    axis = {"last_axis": rank - 1, "negative_axis": -int(rng.integers(1, rank + 1))}.get(edge, int(rng.integers(rank)))
+    qp = random_qp(rng)
+    b.output(pack(b, [b.input(shape, qp) for _ in range(count)], axis))
+
+
+def _case_unpack(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["last_axis", "negative_axis", "one_output"])
+    shape = list(_random_shape(rng))
+    if len(shape) == 1:
+        shape = [1] + shape
+    axis = {"last_axis": len(shape) - 1, "negative_axis": -1}.get(edge, int(rng.integers(len(shape))))
+    if edge == "one_output":
+        shape[axis] = 1
+    x = b.input(shape, random_qp(rng))
+    for y in unpack(b, x, axis):
+        b.output(y)
+
+
+def _case_depth_to_space(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["block_1", "one_output_channel"])
+    block = 1 if edge == "block_1" else int(rng.integers(2, 4))
+    depth = 1 if edge == "one_output_channel" else int(rng.integers(1, 5))
+    shape = (1, int(rng.integers(1, 6)), int(rng.integers(1, 6)), depth * block * block)
+    b.output(depth_to_space(b, b.input(shape, random_qp(rng)), block))
+
+
+def _case_space_to_depth(rng: np.random.Generator, b: GraphBuilder) -> None:
+    edge = _edge(rng, b, ["block_1", "one_input_channel"])
+    block = 1 if edge == "block_1" else int(rng.integers(2, 4))
+    channels = 1 if edge == "one_input_channel" else int(rng.integers(1, 6))
+    shape = (1, block * int(rng.integers(1, 5)), block * int(rng.integers(1, 5)), channels)
+    b.output(space_to_depth(b, b.input(shape, random_qp(rng)), block))
+
+
+def _reduce_axes(rng: np.random.Generator, b: GraphBuilder, rank: int) -> list[int]:
+    """Axes to reduce, a third of them named edge cases: every axis, none, negative, repeated, NHWC spatial."""
+    edge = _edge(rng, b, ["all_axes", "no_axes", "negative_axes", "repeated_axis", "spatial_axes"])
+    if edge == "all_axes":
+        return list(range(rank))
+    if edge == "no_axes":
+        return []
+    if edge == "spatial_axes" and rank == 4:
+        return [1, 2]
+    axes = [int(a) for a in rng.choice(rank, size=int(rng.integers(1, rank + 1)), replace=False)]
+    if edge == "negative_axes":
+        return [a - rank for a in axes]
+    return axes + axes[:1] if edge == "repeated_axis" else axes
+
+
+def _case_sum(rng: np.random.Generator, b: GraphBuilder) -> None:
+    shape = _random_shape(rng)
+    x = b.input(shape, random_qp(rng))
+    axes = _reduce_axes(rng, b, len(shape))
+    count = int(np.prod([shape[a] for a in {a % len(shape) for a in axes}]))
+    out_qp = b.tensors[x].qp if rng.random() < 0.25 else _scaled_qp(rng, _real_std(b, x) * np.sqrt(count))
+    b.output(reduction(b, "SUM", x, axes, bool(rng.random() < 0.5), out_qp))
+
+
+def _case_reduce_max(rng: np.random.Generator, b: GraphBuilder) -> None:
+    shape = _random_shape(rng)
+    x = b.input(shape, random_qp(rng))
+    b.output(reduction(b, "REDUCE_MAX", x, _reduce_axes(rng, b, len(shape)), bool(rng.random() < 0.5),
+                       b.tensors[x].qp))
+
+
+def _case_arg_max(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """ARG_MAX on any axis; the "ties" edge case clamps most values to one (MAXIMUM with a constant first), so the
+    first of equal maxima must win."""
+    edge = _edge(rng, b, ["ties", "negative_axis", "last_axis", "axis_of_one"])
+    shape = list(_random_shape(rng, max_rank=4))
+    if len(shape) == 1:  # a rank-1 input would give a rank-0 output, which the kernel tests do not compare
+        shape = [1, *shape]
+    axis = {"last_axis": len(shape) - 1, "negative_axis": -1}.get(edge, int(rng.integers(len(shape))))
+    if edge == "axis_of_one":
+        shape[axis] = 1
+    x = b.input(shape, random_qp(rng))
+    if edge == "ties":
+        x = maximum(b, x, b.const(np.array([int(rng.integers(60, 127))], dtype=np.int8), b.tensors[x].qp))
+    b.output(arg_max(b, x, axis))
+
+
+def _case_gather(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """GATHER of constant indices; edge cases: an embedding lookup (axis 0 of a table), repeated indices, a matrix
+    of indices, a negative axis."""
+    edge = _edge(rng, b, ["embedding_table", "repeated_indices", "index_matrix", "negative_axis"])
+    shape = [int(rng.integers(2, 12)), int(rng.integers(1, 9))] if edge == "embedding_table" else list(
+        _random_shape(rng))
+    axis = 0 if edge == "embedding_table" else int(rng.integers(len(shape)))
+    index_shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if edge == "index_matrix" else (
+        int(rng.integers(1, 6)),)
+    indices = rng.integers(0, shape[axis], size=index_shape)
+    if edge == "repeated_indices":
+        indices[:] = indices.reshape(-1)[0]
+    x = b.input(shape, random_qp(rng))
+    b.output(gather(b, x, indices, axis - len(shape) if edge == "negative_axis" else axis))
+
+
+def _case_resize_nearest_neighbor(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """Upsampling and downsampling by any factor; edge cases: the U-Net x2, align_corners, half_pixel_centers,
+    both, a 1x1 input, a 1x1 output."""
+    edge = _edge(rng, b, ["upsample_x2", "align_corners", "half_pixel_centers", "both_flags", "one_pixel_input",
+                          "one_pixel_output"], share=0.5)
+    h, w = (1, 1) if edge == "one_pixel_input" else (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    size = (2 * h, 2 * w) if edge == "upsample_x2" else (1, 1) if edge == "one_pixel_output" else (
+        int(rng.integers(1, 13)), int(rng.integers(1, 13)))
+    x = b.input((1, h, w, int(rng.integers(1, 6))), random_qp(rng))
+    b.output(resize(b, "NEAREST_NEIGHBOR", x, size, edge in ("align_corners", "both_flags"),
+                                     edge in ("half_pixel_centers", "both_flags")))
+
+
+def _case_resize_bilinear(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """Upsampling and downsampling by any factor; edge cases: x2 upsampling, align_corners, half_pixel_centers
+    (the interpreter refuses both together), a 1x1 input, a 1x1 output."""
+    edge = _edge(rng, b, ["upsample_x2", "align_corners", "half_pixel_centers", "one_pixel_input",
+                          "one_pixel_output"], share=0.5)
+    h, w = (1, 1) if edge == "one_pixel_input" else (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    size = (2 * h, 2 * w) if edge == "upsample_x2" else (1, 1) if edge == "one_pixel_output" else (
+        int(rng.integers(1, 13)), int(rng.integers(1, 13)))
+    x = b.input((1, h, w, int(rng.integers(1, 6))), random_qp(rng))
+    b.output(resize(b, "BILINEAR", x, size, edge == "align_corners", edge == "half_pixel_centers"))
+
+
+def _case_l2_normalization(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """Rows of any depth; edge cases: a depth of one, long rows (large sums, the inverse square root's
+    pre-scaling), an input zero point at an end of the range."""
+    edge = _edge(rng, b, ["depth_one", "long_rows", "extreme_zero_point"])
+    shape = list(_random_shape(rng))
+    if edge == "depth_one":
+        shape[-1] = 1
+    elif edge == "long_rows":
+        shape = [1, int(rng.integers(200, 600))]
+    qp = random_qp(rng)
+    if edge == "extreme_zero_point":
+        qp = QParams.per_tensor(qp.scale[0], int(_choice(rng, [-128, 127])))
+    b.output(l2_normalization(b, b.input(shape, qp)))
+
+
+def _case_exp(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """EXP of inputs within about [-8, 8]; edge cases: an output range that saturates, one that underflows to the
+    zero point, the input's own quantization."""
+    edge = _edge(rng, b, ["saturating_output", "underflowing_output", "same_quantization"])
+    x = b.input(_random_shape(rng), random_qp(rng, 1e-3, 0.06))
+    top = float(np.exp(b.tensors[x].qp.scale[0] * 128))
+    scale = top / 256 * float(_log_uniform(rng, 0.3, 3.0))
+    out_qp = QParams.per_tensor({"saturating_output": scale / 50, "underflowing_output": scale * 50}.get(edge, scale),
+                                int(rng.integers(-128, -60)))
+    b.output(exp(b, x, b.tensors[x].qp if edge == "same_quantization" else out_qp))
+
+
 _CASES: dict[str, Callable[[np.random.Generator, GraphBuilder], None]] = {
     "CONV_2D": _case_conv_2d, "DEPTHWISE_CONV_2D": _case_depthwise_conv_2d,
     "FULLY_CONNECTED": _case_fully_connected, "AVERAGE_POOL_2D": _case_average_pool_2d,
@@ -665,12 +1170,20 @@ _CASES: dict[str, Callable[[np.random.Generator, GraphBuilder], None]] = {
     "PAD": _case_pad, "MEAN": _case_mean, "RESHAPE": _case_reshape, "SOFTMAX": _case_softmax,
     "LOGISTIC": _case_logistic, "TANH": _case_tanh, "RELU": _case_relu, "RELU6": _case_relu6,
     "QUANTIZE": _case_quantize, "DEQUANTIZE": _case_dequantize,
+    "LEAKY_RELU": _case_leaky_relu, "HARD_SWISH": _case_hard_swish, "SUB": _case_sub, "MINIMUM": _case_minimum,
+    "MAXIMUM": _case_maximum, "SQUARED_DIFFERENCE": _case_squared_difference, "PRELU": _case_prelu,
+    "TRANSPOSE": _case_transpose, "SLICE": _case_slice, "STRIDED_SLICE": _case_strided_slice, "SPLIT": _case_split,
+    "SPLIT_V": _case_split_v, "PACK": _case_pack, "UNPACK": _case_unpack, "DEPTH_TO_SPACE": _case_depth_to_space,
+    "SPACE_TO_DEPTH": _case_space_to_depth, "SUM": _case_sum, "REDUCE_MAX": _case_reduce_max,
+    "ARG_MAX": _case_arg_max, "GATHER": _case_gather, "RESIZE_NEAREST_NEIGHBOR": _case_resize_nearest_neighbor,
+    "RESIZE_BILINEAR": _case_resize_bilinear, "L2_NORMALIZATION": _case_l2_normalization, "EXP": _case_exp,
 }
 OPS: tuple[str, ...] = tuple(_CASES)
 
 
 def _describe(b: GraphBuilder) -> dict[str, Any]:
-    return {"tensors": [(t.shape, t.dtype, t.qp.scale[:4] if t.qp else None, t.qp.zero_point[:1] if t.qp else None)
+    return {**({"edge": b.label} if b.label else {}),
+            "tensors": [(t.shape, t.dtype, t.qp.scale[:4] if t.qp else None, t.qp.zero_point[:1] if t.qp else None)
                         for t in b.tensors]}
 
 
@@ -707,30 +1220,35 @@ def residual_blocks(rng: np.random.Generator, b: GraphBuilder) -> None:
     b.output(x)
 
 
-def merged_cases(op: str, rng: np.random.Generator, count: int, max_input_bytes: int,
+def merged_cases(op: str | Sequence[str], rng: np.random.Generator, count: int, max_input_bytes: int,
                  accept: Callable[[GraphBuilder], bool] | None = None) -> Case:
     """`count` independent random single-operator graphs of `op` (one of `OPS`, or "RESIDUAL" for
-    `residual_blocks`) side by side in one model, each with its own inputs and one output, keeping only draws whose
+    `residual_blocks`) side by side in one model, each with its own inputs and outputs, keeping only draws whose
     inputs total at most `max_input_bytes`: one firmware image then checks many kernel cases. `params["cases"]`
-    describes the graph behind each output, in output order. Draws with an input or output whose first dimension
-    is not 1 (FULLY_CONNECTED on a [1, n, depth] input without keep_num_dims gives [n, units]) are skipped, so
-    that every sample is the tensor without its batch of one (`tinyml.device.targets.host.sample_shape`).
-    `accept(builder)` may reject more draws (e.g. to favour the shapes a kernel variant takes)."""
-    fill = residual_blocks if op == "RESIDUAL" else _CASES[op]
-    merged, described = GraphBuilder(), []
-    while len(described) < count:
+    describes the graph behind each output, in output order (SPLIT and UNPACK graphs have several). Draws with
+    an input or output whose first dimension is not 1 or that has none (FULLY_CONNECTED on a [1, n, depth] input without
+    keep_num_dims gives [n, units]) are skipped, so that every sample is the tensor without its batch of one
+    (`tinyml.device.targets.host.sample_shape`).
+    `accept(builder)` may reject more draws (e.g. to favour the shapes a kernel variant takes). Several operators
+    (`op` a sequence) take turns: `count` graphs of each, so one image checks them all."""
+    ops = [op] if isinstance(op, str) else list(op)
+    fills = [residual_blocks if name == "RESIDUAL" else _CASES[name] for name in ops]
+    merged, described, graphs = GraphBuilder(), [], 0
+    while graphs < count * len(ops):
+        fill = fills[graphs % len(fills)]
         seed = int(rng.integers(2**63))
         trial = GraphBuilder()
         fill(np.random.default_rng(seed), trial)
         if sum(math.prod(trial.tensors[i].shape) for i in trial.inputs) > max_input_bytes \
-                or any(trial.tensors[i].shape[0] != 1 for i in [*trial.inputs, *trial._outputs]) \
+                or any(trial.tensors[i].shape[:1] != (1,) for i in [*trial.inputs, *trial._outputs]) \
                 or (accept is not None and not accept(trial)):
             continue
         outputs = len(merged._outputs)
         fill(np.random.default_rng(seed), merged)   # the same draw: it depends only on the generator
-        assert len(merged._outputs) == outputs + 1
-        described.append({"seed": seed, **_describe(trial)})
-    return Case(op, {"cases": described}, merged.to_bytes(), _random_inputs(merged, rng))
+        assert len(merged._outputs) == outputs + len(trial._outputs)
+        described += [{"op": ops[graphs % len(ops)], "seed": seed, **_describe(trial)}] * len(trial._outputs)
+        graphs += 1
+    return Case("+".join(ops), {"cases": described}, merged.to_bytes(), _random_inputs(merged, rng))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ static struct {
   uint32_t link_errors;
   uint16_t last_seq;       /* seq of the last request served (a frame that passed its CRC) */
   uint8_t last_was_invoke; /* ... and it was a successful INVOKE: a resend of it is answered, not re-run */
+#ifdef TM_PROTO_APP
+  uint8_t last_ok_type;    /* ... and its type if it succeeded, else 0 (an application command's `repeat`) */
+#endif
 } g;
 
 static void put_u16(uint8_t *p, uint16_t v) {
@@ -67,24 +70,46 @@ static void send_bytes(const tm_proto_io *io, const uint8_t *p, uint32_t n, uint
   }
 }
 
-static void send_frame(const tm_proto_io *io, uint8_t type, uint16_t seq, const uint8_t *payload, uint16_t len) {
+static void frame_begin(tm_proto_writer *w, const tm_proto_io *io, uint8_t type, uint16_t seq, uint16_t len) {
   uint8_t head[TM_PROTO_HEADER_BYTES];
-  uint8_t tail[TM_PROTO_CRC_BYTES];
-  uint32_t crc = TM_CRC32_INIT;
-  uint32_t i;
   head[0] = TM_PROTO_VERSION;
   head[1] = type;
   put_u16(head + 2, seq);
   put_u16(head + 4, len);
+  w->io = io;
+  w->crc = TM_CRC32_INIT;
   io->putc(TM_PROTO_SYNC0);
   io->putc(TM_PROTO_SYNC1);
-  send_bytes(io, head, TM_PROTO_HEADER_BYTES, &crc);
-  send_bytes(io, payload, len, &crc);
-  put_u32(tail, tm_crc32_final(crc));
+  send_bytes(io, head, TM_PROTO_HEADER_BYTES, &w->crc);
+}
+
+static void frame_end(tm_proto_writer *w) {
+  uint8_t tail[TM_PROTO_CRC_BYTES];
+  uint32_t i;
+  put_u32(tail, tm_crc32_final(w->crc));
   for (i = 0; i < TM_PROTO_CRC_BYTES; i++) {
-    io->putc(tail[i]);
+    w->io->putc(tail[i]);
   }
 }
+
+static void send_frame(const tm_proto_io *io, uint8_t type, uint16_t seq, const uint8_t *payload, uint16_t len) {
+  tm_proto_writer w;
+  frame_begin(&w, io, type, seq, len);
+  send_bytes(io, payload, len, &w.crc);
+  frame_end(&w);
+}
+
+#ifdef TM_PROTO_APP
+/* The application's frame writer (tm_proto.h); a harness without an application (the bench app) leaves it out, so
+ * its image is what it was before applications existed. */
+void tm_proto_frame_begin(tm_proto_writer *w, const tm_proto_io *io, uint8_t type, uint16_t seq, uint16_t len) {
+  frame_begin(w, io, type, seq, len);
+}
+
+void tm_proto_frame_put(tm_proto_writer *w, const uint8_t *bytes, uint32_t n) { send_bytes(w->io, bytes, n, &w->crc); }
+
+void tm_proto_frame_end(tm_proto_writer *w) { frame_end(w); }
+#endif
 
 static void send_nak(const tm_proto_io *io, uint16_t seq, uint8_t error, uint8_t request_type) {
   uint8_t payload[2];
@@ -320,8 +345,14 @@ static uint8_t dispatch(const tm_proto_io *io, const frame_header *h, const uint
       return cmd_read_output(h, reply, reply_len);
     case TM_CMD_READ_STATS:
       return cmd_read_stats(io, h, reply_len);
+#ifdef TM_PROTO_APP
+    default: /* g.last_* still describe the previous request here (serve updates them after dispatch) */
+      return tm_proto_app_command(io, h->type, g.buf, h->len, g.last_ok_type == h->type && g.last_seq == h->seq,
+                                  reply_len);
+#else
     default:
       return TM_ERR_UNKNOWN_CMD;
+#endif
   }
 }
 
@@ -331,6 +362,9 @@ static void serve(const tm_proto_io *io, const frame_header *h) {
   uint8_t error = dispatch(io, h, &reply, &reply_len);
   g.last_seq = h->seq;
   g.last_was_invoke = (uint8_t)(error == 0u && h->type == TM_CMD_INVOKE);
+#ifdef TM_PROTO_APP
+  g.last_ok_type = error == 0u ? h->type : 0u;
+#endif
   if (error != 0u) {
     send_nak(io, h->seq, error, h->type);
   } else {

@@ -1,8 +1,9 @@
 /* tinyml serial protocol, device side. The frame layout, commands and error codes are specified in
  * docs/PROTOCOL.md; toolkit/tinyml/protocol.py is the host side and must agree with every number here.
  *
- * The device is a pure server: it sends nothing unsolicited, and answers every frame it receives with exactly
- * one ACK or NAK frame. It talks to the model only through the generated model API (model.h).
+ * The device is a pure server: it sends nothing unsolicited (except a field app's report frames, sent with
+ * tm_proto_frame_begin/put/end), and answers every frame it receives with exactly one ACK or NAK frame. It talks
+ * to the model only through the generated model API (model.h).
  */
 #ifndef TM_PROTO_H
 #define TM_PROTO_H
@@ -59,5 +60,25 @@ typedef struct {
 
 /* Calls tm_model_init() once, then serves commands forever. */
 void tm_proto_run(const tm_proto_io *io);
+
+/* A frame sent piece by piece, for a payload that is not in one buffer (a field report, docs/PROTOCOL.md "Report
+ * frames"): begin with the payload's total length, put exactly that many bytes, end (sends the CRC-32). */
+typedef struct {
+  const tm_proto_io *io;
+  uint32_t crc;
+} tm_proto_writer;
+void tm_proto_frame_begin(tm_proto_writer *w, const tm_proto_io *io, uint8_t type, uint16_t seq, uint16_t len);
+void tm_proto_frame_put(tm_proto_writer *w, const uint8_t *bytes, uint32_t n);
+void tm_proto_frame_end(tm_proto_writer *w);
+
+/* An application's own commands (the field app, firmware/field), in a build that defines TM_PROTO_APP (the
+ * application then defines this function): called for a request type the protocol does not serve itself. The
+ * request payload is payload[0 .. len); the reply is written over it (at most TM_PROTO_MAX_PAYLOAD bytes, its
+ * length in *reply_len). `repeat` is 1 when the request has the type and sequence number of the last request served
+ * successfully: a resend whose ACK was lost, which a command that changes state answers without acting again.
+ * Returns 0 (ACK) or a NAK error code. Without TM_PROTO_APP an unknown type is TM_ERR_UNKNOWN_CMD, and neither this
+ * hook nor the frame writer above is compiled. */
+uint8_t tm_proto_app_command(const tm_proto_io *io, uint8_t type, uint8_t *payload, uint16_t len, int repeat,
+                             uint16_t *reply_len);
 
 #endif /* TM_PROTO_H */

@@ -45,10 +45,10 @@ int main(void) {
     } else if (!strcmp(kind, "fully_connected_s8_dsp")) {   /* in_features direct */
       printf("%d\n", tm_fully_connected_s8_dsp_scratch_bytes(a, b));
     } else if (!strcmp(kind, "conv_inplace_s8")) {          /* 0 out_w out_c ring_rows */
-      const tm_inplace_params ip = {d, 0};
+      const tm_inplace_params ip = {d, 0, 1, 0, 0};
       printf("%d\n", tm_conv_inplace_s8_scratch_bytes(&ip, &out));
     } else if (!strcmp(kind, "conv_inplace_dsp_s8")) {      /* kernel_scratch out_w out_c ring_rows */
-      const tm_inplace_dsp_params ip = {d, 0, 1, 0, 0};
+      const tm_inplace_params ip = {d, 0, 1, 0, 0};
       printf("%d %d\n", tm_conv_inplace_dsp_s8_scratch_bytes(&ip, &out, a),
              tm_conv_inplace_dsp_s8_ring_bytes(&ip, &out));
     } else {

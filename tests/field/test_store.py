@@ -81,7 +81,7 @@ def test_a_writer_killed_mid_write_leaves_whole_batches(store_spec):
 
 
 def test_an_unusable_store_is_one_line():
-    with pytest.raises(TinymlError, match="cannot open the SQLite store"):
+    with pytest.raises(TinymlError, match="cannot open the report store"):
         open_store("/proc/no/such/dir/field.sqlite")
-    with pytest.raises(TinymlError, match=r"PostgreSQL store at postgresql://127.0.0.1:1/x"):
+    with pytest.raises(TinymlError, match=r"report store at postgresql://127.0.0.1:1/x"):
         open_store("postgresql://u:secret@127.0.0.1:1/x")

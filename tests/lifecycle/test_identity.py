@@ -51,4 +51,23 @@ def test_card_interval_from_accuracy_and_count() -> None:
     assert card["metrics"]["int8"]["interval95"] == [round(low, 6), round(high, 6)]
     text = render_markdown(card)
     assert f"88.50% [{100 * low:.2f}, {100 * high:.2f}] of 200" in text and "espeak-ng" in text
-    assert "no per-class counts" in text
+    assert "Per class: not measured (no tinyml.json and quantize report" in text
+
+
+def test_card_per_class_and_on_device() -> None:
+    """Per-class precision and recall with counts and intervals, and the bench's byte-for-byte agreement per board,
+    as the card prints them."""
+    from tinyml.train.metrics import per_class
+
+    reports = {"quantize": {"metric": "accuracy", "int8_accuracy": 0.5, "test_samples": 4, "data": {"name": "kws"}}}
+    bench = {"board": "mps2-an386", "outputs_match": 8, "outputs_total": 8}
+    card = model_card("kws", 1, {"model": {}, "data": None, "firmware": {}}, reports, {}, {"mps2-an386": bench},
+                      None)
+    card["metrics"]["per_class"] = {"model": "int8", "split": "test", "samples": 4,
+                                    "rows": per_class([0, 0, 1, 1], [0, 1, 1, 1], ["yes", "no"])}
+    text = render_markdown(card)
+    low, high = wilson_interval(2, 3)
+    assert f"| no | 2 | {200 / 3:.2f}% [{100 * low:.2f}, {100 * high:.2f}] (2/3) | 100.00% [" in text
+    assert "On mps2-an386: outputs equal to the TFLite reference on 8 of 8 bench samples" in text
+    assert card["metrics"]["on_device"] == [{"board": "mps2-an386", "outputs_match": 8, "outputs_total": 8,
+                                             "equal_to_int8": True}]

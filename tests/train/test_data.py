@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tinyml.errors import TinymlError
+from tinyml.features import FeatureParams, extract
 from tinyml.train.data import load_dataset
-from tinyml.train.data.features import FeatureParams, extract
 
 
 @pytest.mark.parametrize("name, shape", [("digits", (16, 16, 1)), ("gesture", (128, 3)), ("vibration", (640,)),

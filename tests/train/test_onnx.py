@@ -102,13 +102,15 @@ def test_onnx_quantize_host_equals_tflite(cnn, tmp_path, train_cache):
 
 def test_onnx_refusals(cnn, tmp_path):
     extra = [helper.make_node("Einsum", ["logits"], ["e"], name="my_einsum", equation="ij->ij"),
-             helper.make_node("LSTM", ["e", "w1", "w1"], ["l"], name="my_lstm", hidden_size=2)]
+             helper.make_node("Gelu", ["e"], ["g"], name="my_gelu"),
+             helper.make_node("LSTM", ["g", "w1", "w1"], ["l"], name="my_lstm", hidden_size=2)]
     model = _cnn()
     model.graph.node.extend(extra)
     onnx.save(model, str(tmp_path / "bad.onnx"))
     r = run_cli("quantize", tmp_path / "bad.onnx", "--calib", cnn / "data.npz", "-o", tmp_path / "x.tflite", code=2)
     line = r.stderr.strip()
-    assert "\n" not in line and "Einsum (node 'my_einsum')" in line and "LSTM (node 'my_lstm')" in line
+    assert "\n" not in line and "Einsum (node 'my_einsum': use nn.Linear" in line
+    assert "Gelu (node 'my_gelu': use nn.ReLU, nn.Hardswish" in line and "LSTM (node 'my_lstm': recurrent" in line
 
     (tmp_path / "broken.onnx").write_bytes((cnn / "cnn.onnx").read_bytes()[:200] + b"\xff" * 50)
     r = run_cli("quantize", tmp_path / "broken.onnx", "--calib", cnn / "data.npz", "-o", tmp_path / "x.tflite",
@@ -126,7 +128,7 @@ def test_onnx_translation_variants(tmp_path):
     padding, Clip(0, 6), Mul by a per-channel constant, channel Concat, the Shape/Gather/Unsqueeze/Concat
     arithmetic of `x.view(x.size(0), -1)`, BatchNorm1d after Gemm, Softmax; opset 11 (BatchNormalization
     with the old attributes)."""
-    from tinyml.train.onnx_import import onnx_to_keras
+    from tinyml.train.onnx import onnx_to_keras
 
     rng = np.random.default_rng(2)
 
@@ -171,3 +173,19 @@ def test_onnx_translation_variants(tmp_path):
     x = rng.normal(0, 1, (3, 15, 15, 3)).astype(np.float32)
     assert om.verify(x, samples=3) < 1e-4
     assert not any(type(layer).__name__ == "Permute" for layer in om.keras.layers)
+
+
+def test_onnx_node_refusal_names_op_node_and_hint(tmp_path):
+    """A translatable op used in a way the translation does not cover: one line with op, node and what to do."""
+    from tinyml.errors import TinymlError
+    from tinyml.train.onnx import onnx_to_keras
+
+    axes = numpy_helper.from_array(np.array([2], np.int64), "axes")
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["y"], name="mean_over_h", keepdims=0)]
+    graph = helper.make_graph(nodes, "r", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8])], [axes])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(tmp_path / "r.onnx"))
+    with pytest.raises(TinymlError) as err:
+        onnx_to_keras(tmp_path / "r.onnx")
+    assert "\n" not in str(err.value) and "ReduceMean node 'mean_over_h'" in str(err.value)
+    assert "reduce over the spatial axes (global pooling)" in str(err.value)

@@ -47,6 +47,16 @@ def test_wilson_interval_against_newcombe_1998():
     assert describe(0.5, 10) == "50.00% [23.66, 76.34] of 10"
 
 
+def test_per_class_precision_and_recall():
+    from tinyml.train.metrics import per_class
+
+    rows = {r["class"]: r for r in per_class([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 1, 0], ["a", "b", "c"])}
+    assert (rows["a"]["support"], rows["a"]["predicted"], rows["a"]["correct"]) == (3, 3, 2)
+    assert rows["b"]["precision"] == round(2 / 3, 6) and rows["b"]["recall"] == 1.0
+    assert rows["b"]["recall_interval"] == [round(v, 6) for v in wilson_interval(2, 2)]
+    assert rows["c"]["precision"] is None and rows["c"]["precision_interval"] is None and rows["c"]["recall"] == 0.0
+
+
 def test_cv_on_small_data(tmp_path, train_cache, monkeypatch):
     monkeypatch.setenv("TINYML_NO_TRACK", "1")                  # no MLflow run in the working directory
     m = run_json("train", "gesture", "--small-data", "--epochs", "1", "--cv", "3", "-o", tmp_path / "cv")

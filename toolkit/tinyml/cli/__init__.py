@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from tinyml.cli import compiler, data, device, field, hil, lifecycle, train
+from tinyml.cli import compiler, data, device, field, hil, lifecycle, rollout, train
 from tinyml.errors import INTERNAL_ERROR, INTERRUPTED, TinymlBug, TinymlError
 from tinyml.paths import cache_dir
 
@@ -75,6 +75,6 @@ def main() -> None:
     """tinyml: compile int8 TFLite models ahead of time into C for Cortex-M microcontrollers."""
 
 
-for _wing in (compiler, device, train, field, hil, lifecycle, data):
+for _wing in (compiler, device, train, field, hil, lifecycle, data, rollout):
     for _command in _wing.COMMANDS:
         main.add_command(_command)

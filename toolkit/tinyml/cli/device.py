@@ -23,8 +23,29 @@ def app_options(command):
     command = click.option("--mlperf-model", help="With --app mlperf: the benchmark the model stands for (kws01, "
                                                   "vww01, ic01, ad01); default: from the model's input.")(command)
     return click.option("--app", default="bench", show_default=True,
-                        help="Firmware application: bench (tinyml's serial protocol, `tinyml bench`) or mlperf "
-                             "(the MLPerf Tiny runner's protocol, `tinyml mlperf`).")(command)
+                        help="Firmware application: bench (tinyml's serial protocol, `tinyml bench`), mlperf "
+                             "(the MLPerf Tiny runner's protocol, `tinyml mlperf`) or field (bench plus sensor "
+                             "input, on-chip statistics and report frames, docs/FIRMWARE.md).")(command)
+
+
+def field_options(command):
+    """`tinyml build --app field` options (tinyml.device.field_app.FieldOptions; unset: its defaults)."""
+    options = [
+        click.option("--report-every", type=int, help="Field app: inferences per report window [default: 100]."),
+        click.option("--stats-bins", "bins", type=int,
+                     help="Field app: input histogram bins [default: the reference statistics', else 16]."),
+        click.option("--stats-group", "group", type=int,
+                     help="Field app: neighbouring input features pooled into one channel [default: 1]."),
+        click.option("--infer-every", type=int, help="Field app: new feature frames per inference [default: one "
+                                                     "whole window]; only for models with features.json."),
+        click.option("--shadow", type=click.Path(path_type=Path),
+                     help="Field app: a challenger .tflite run beside the model (agreement, confusion matrix)."),
+        click.option("--shadow-every", type=int, help="Field app: the challenger runs on every k-th inference "
+                                                      "[default: 1]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.command()
@@ -55,22 +76,30 @@ def boards(as_json: bool) -> None:
 @click.option("--registry-id", help="Build MODEL as this registered version (NAME@VERSION or NAME@ALIAS; the file "
                                     "must be its model): the firmware reports its identity and lineage hash.")
 @click.option("--json", "as_json", is_flag=True, help="Print build.json.")
+@field_options
 @no_track_option
 def build(model: Path, board_name: str, out_dir: Path, weights: str, builder: str, app: str,
-          mlperf_model: str | None, registry_id: str | None, as_json: bool, no_track: bool) -> None:
+          mlperf_model: str | None, registry_id: str | None, as_json: bool, no_track: bool,
+          **field: object) -> None:
     """Build firmware for MODEL (.tflite, or a registered NAME@VERSION / NAME@ALIAS) on a board; exit code 3 if it
     does not fit."""
     from tinyml.device.boards import get_board
     from tinyml.device.build import build_firmware, require_fit
+    from tinyml.device.field_app import FieldOptions
     from tinyml.lifecycle.registry import registered_model
 
+    given = {k: v for k, v in field.items() if v is not None}
+    options = FieldOptions(**given) if given or app == "field" else None
     with registered_model(model, registry_id) as (path, identity):
         result = build_firmware(path, get_board(board_name), out_dir, weights, builder, app, mlperf_model,
-                                identity=identity)
+                                identity=identity, field=options)
+    costs = result.field or {}
     emit(result.to_json(), as_json,
           f"{result.board}: flash {result.flash_bytes}/{result.flash_budget} B, RAM {result.ram_bytes}/"
           f"{result.ram_budget} B (arena {result.arena_bytes} B, stack {result.stack_bytes} B) -> {out_dir}"
-          + (f"; reports {result.identity}" if result.identity else ""))
+          + (f"; reports {result.identity}" if result.identity else "")
+          + (f"; statistics {costs['stats_bytes']} B, features {costs['features_bytes']} B of RAM"
+             if "stats_bytes" in costs else ""))
     record("build", result.to_json(), [out_dir / "build.json", out_dir / "firmware.elf"])
     require_fit(result)
 

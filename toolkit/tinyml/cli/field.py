@@ -1,4 +1,4 @@
-"""The field wing's commands: `monitor` and `gateway`."""
+"""The field wing's commands: `monitor`, `gateway` and `field run` (emulated devices on a stream)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ import click
 
 from tinyml.cli.output import emit
 from tinyml.errors import BAD_INPUT, DRIFT, TinymlError
+from tinyml.field.streams import SCENARIOS
 
 DRIFT_ALERTS = ("input_drift", "label_shift", "confidence_drop", "agreement_drop")
 
@@ -110,4 +111,102 @@ def gateway(port: str, mqtt_url: str, spool: Path, client_id: str, max_reports: 
         click.echo(f"warning: {summary.pending} report(s) wait in {spool}; rerun the gateway to send them", err=True)
 
 
-COMMANDS = (monitor, gateway)
+@click.group()
+def field() -> None:
+    """Field devices in the emulator: run the field firmware on a stream."""
+
+
+@field.command("run")
+@click.argument("firmware", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--scenario", type=click.Choice(SCENARIOS),
+              help="A scenario stream made from --data's test split (docs/FIELD.md, \"Scenario streams\").")
+@click.option("--data", default="kws", show_default=True, help="Built-in data set of the scenario (kws, vibration).")
+@click.option("--small-data", is_flag=True, help="The reduced built-in data set.")
+@click.option("--stream", "stream_file", type=click.Path(path_type=Path),
+              help="A recorded stream instead: .npz (array 'samples': int16 clips or int8 input tensors) or .wav "
+                   "(a .wav or a 1-D recording is cut into clips of 16,000 samples at 16 kHz, or of the "
+                   "--host-features model's clip).")
+@click.option("--clips", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Clips in a scenario stream (one inference each).")
+@click.option("--shift-at", type=click.IntRange(min=0), help="Clip where the scenario's change starts "
+                                                               "(default: half way).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A scenario parameter, e.g. gain=2, rms=0.01, dc=0.1, speed=1.25, target=yes, share=0.6, "
+                   "source=yes, value=0 (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the stream (device i: seed + i).")
+@click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Emulated devices, each with its own id and stream.")
+@click.option("--device-prefix", default="field", show_default=True, help="Device ids are PREFIX-0000, ...")
+@click.option("--boot", type=click.IntRange(min=0), default=1, show_default=True, help="Boot counter.")
+@click.option("--host-features", "host_model", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="For firmware whose model takes input tensors: compute the tensors on the host from this "
+                   "model's features.json (faster in the emulator; docs/FIELD.md).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path),
+              help="Write the report frames to this file (for tinyml monitor --file).")
+@click.option("--store", help="Ingest the reports into this store (SQLite file or postgresql://...).")
+@click.option("--mqtt", "mqtt_url", help="Publish the reports to mqtt://HOST:PORT/TOPIC (QoS 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def field_run(firmware: Path, scenario: str | None, data: str, small_data: bool, stream_file: Path | None,
+              clips: int, shift_at: int | None, params: tuple[str, ...], seed: int, devices: int,
+              device_prefix: str, boot: int, host_model: Path | None, out_file: Path | None, store: str | None,
+              mqtt_url: str | None, as_json: bool) -> None:
+    """Run emulated field devices (FIRMWARE: a `tinyml build --app field` folder) on a scenario or a recorded
+    stream; their report frames go to --out, --store or --mqtt."""
+    from tinyml.field import replay, streams
+
+    sinks = [s for s in (out_file, store, mqtt_url) if s]
+    if len(sinks) != 1:
+        raise TinymlError("give exactly one of --out, --store, --mqtt", BAD_INPUT)
+    if (scenario is None) == (stream_file is None):
+        raise TinymlError("give exactly one of --scenario (with --data) and --stream", BAD_INPUT)
+    replay.firmware_board(firmware)  # a folder that is no field build fails now, not after the stream is made
+    sink = (replay.FileSink(out_file) if out_file else replay.StoreSink(store) if store
+            else replay.MqttSink(mqtt_url))
+    host = replay.HostFeatures.of(host_model) if host_model else None
+    if stream_file is not None:
+        if params or shift_at is not None:
+            raise TinymlError("--param and --shift-at shape scenario streams; a recorded --stream is replayed as is",
+                              BAD_INPUT)
+        rate = host.params.sample_rate if host else 16000
+        recorded = streams.load_stream(stream_file, clip_samples=host.params.clip_samples if host else 16000,
+                                       sample_rate=rate)
+        made = [recorded] * devices
+        first_shift = recorded.shift_at
+    else:
+        split = streams.sensor_split(data, small=small_data, seed=0)
+        at = clips // 2 if shift_at is None else shift_at
+        if at > clips:
+            raise TinymlError(f"--shift-at {at} is past the stream's {clips} clips", BAD_INPUT)
+        extra = _scenario_params(params)
+        made = [streams.make_stream(scenario, split, before=at, after=clips - at, seed=seed + i, **extra)
+                for i in range(devices)]
+        first_shift = made[0].shift_at
+
+    def inputs_for(i: int):
+        samples = made[i].samples
+        return host.tensors(samples) if host is not None and samples.dtype == "int16" else samples
+
+    summary = replay.run_devices(firmware, inputs_for, devices, sink, prefix=device_prefix, boot=boot,
+                                 shift_at=first_shift, progress=lambda line: click.echo(line, err=True))
+    emit(summary.to_json(), as_json, f"field run: {summary.reports} reports from {len(summary.devices)} device(s), "
+                                     f"{summary.clips} clips in {summary.seconds:.0f} s -> {summary.to}")
+
+
+def _scenario_params(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs: numbers as numbers, anything else as text."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise TinymlError(f"--param takes KEY=VALUE, got '{pair}'", BAD_INPUT)
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+COMMANDS = (monitor, gateway, field)

@@ -1,8 +1,10 @@
-"""The lifecycle wing's commands: `runs` (recorded stage runs) and `registry` (model versions, aliases, lineage,
-cards); and `no_track_option` / `record`, which every stage command uses to record its run after it returned."""
+"""The lifecycle wing's commands: `runs` (recorded stage runs), `registry` (model versions, aliases, lineage,
+cards) and `reproduce`; and `no_track_option` / `record`, which every stage command uses to record its run after
+it returned."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +131,24 @@ def _lineage_text(shown: dict[str, Any]) -> str:
               + (f" (run {p['run']}, {p['stage']})" if p["run"] else "") for p in lin["parents"]]
     lines += [f"  firmware: {board} sha256 {f['sha256'][:16]} reports '{f['identity']}'"
               for board, f in lin.get("firmware", {}).items()] or ["  firmware: none registered"]
-    return "\n".join(lines)
+    return "\n".join(lines + _reproduction_lineage(lin))
+
+
+def _reproduction_lineage(lin: dict[str, Any]) -> list[str]:
+    """The recipe, split manifest and stack lines of a lineage (what `tinyml reproduce` uses), where recorded."""
+    lines, recipe = [], lin.get("recipe")
+    if recipe:
+        t = recipe.get("train") or {}
+        lines.append("  recipe:   " + (f"tinyml train {t['recipe']} --data {t['data']} --epochs {t['epochs']} --seed "
+                                       f"{t['seed']} --width {t['width']:g} --depth {t['depth']:g} --split {t['split']}"
+                                       + (" --small-data" if t.get("small_data") else "")
+                                       + f"; tinyml quantize --seed {recipe['quantize']['seed']}"
+                                       if recipe.get("rebuild") else f"none ({recipe.get('why')})"))
+    if lin.get("manifest_sha256"):
+        lines.append(f"  split:    manifest sha256 {lin['manifest_sha256'][:16]}")
+    if lin.get("stack"):
+        lines.append("  stack:    " + ", ".join(f"{k} {v}" for k, v in lin["stack"].items()))
+    return lines
 
 
 @registry.command("show")
@@ -170,4 +189,47 @@ def registry_card(ref: str, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else text)
 
 
-COMMANDS = (runs, registry)
+@click.command()
+@click.argument("ref")
+@click.option("--allow-dirty", is_flag=True,
+              help="Rebuild with the current tree (say so) instead of refusing a version registered from a dirty "
+                   "tree or from a commit this checkout does not hold.")
+@click.option("--keep", type=click.Path(path_type=Path), help="Also keep the rebuilt artifacts in this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def reproduce(ref: str, allow_dirty: bool, keep: Path | None, as_json: bool) -> None:
+    """Rebuild NAME@VERSION from its lineage (recorded commit in a temporary git worktree, data version, seeds,
+    recipe) and compare the .tflite, the generated C and the firmware byte for byte. Exit code 5 if any differs."""
+    from tinyml.errors import MISMATCH
+    from tinyml.lifecycle.reproduce import reproduce as run
+
+    r = run(ref, allow_dirty=allow_dirty, keep=keep, progress=not as_json)
+    emit(r.to_json(), as_json, _reproduction_text(r))
+    if not r.identical:
+        sys.exit(MISMATCH)
+
+
+def _reproduction_text(r) -> str:
+    stack = r.stack
+    lines = [f"reproduce {r.model}: {r.source['note']}",
+             "  stack:    " + ("no versions recorded" if stack["recorded"] is None else
+                              "as recorded" if not stack["differs"] else
+                              "differs: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in stack["differs"].items()))]
+    if r.firmware_from:
+        lines.append(f"  firmware: built from {r.firmware_from}")
+    w = max([12, *(len(c.artifact) for c in r.checks)])
+    for c in r.checks:
+        where = f" at byte {c.offset}" if c.offset is not None else ""
+        size = f" ({c.sizes[0]} / {c.sizes[1]} B)" if c.sizes and c.status == "differs" else ""
+        lines.append(f"  {c.artifact:{w}} {c.status}{where}{size}" + (f": {c.detail}" if c.detail else ""))
+        lines += [f"    tensor {t['tensor']}: " + (t["difference"] if "difference" in t else
+                  f"{t['elements_differing']} elements, max abs diff {t['max_abs_diff']:g}"
+                  + (f" ({t['max_abs_diff_dequantized']:.6g} dequantized)"
+                     if t["max_abs_diff_dequantized"] is not None else "")) for t in c.tensors]
+    differing = [c.artifact for c in r.checks if c.status == "differs"]
+    compared = sum(c.status in ("identical", "differs") for c in r.checks)
+    lines.append(f"MISMATCH: {len(differing)} of {compared} artifacts differ ({', '.join(differing)})" if differing
+                 else f"byte-identical: all {compared} compared artifacts ({r.seconds:.0f} s)")
+    return "\n".join(lines)
+
+
+COMMANDS = (runs, registry, reproduce)

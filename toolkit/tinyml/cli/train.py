@@ -67,29 +67,42 @@ def train(recipe: str, data_spec: str | None, epochs: int | None, seed: int, wid
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--calib", "calib_spec", help="Calibration/evaluation data (built-in name, .npz, WAV folder); "
-                                            "default: the data the model was trained on (its tinyml.json).")
+                                            "default: the data the model was trained on (its tinyml.json). Inputs "
+                                            "only (a .npz with just x, or a folder of .npy inputs): calibrated "
+                                            "without labels, int8 compared with float.")
 @click.option("--seed", type=int, help="Split seed (default: the model's training seed).")
 @click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
               help="The int8 .tflite to write (a .json report is written beside it).")
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's and the converter's log lines (by default they "
+                                              "go to quantize.log beside the output).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @no_track_option
-def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Path, as_json: bool,
+def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Path, verbose: bool, as_json: bool,
              no_track: bool) -> None:
     """Full-integer int8 PTQ of MODEL (.keras, model dir, SavedModel dir or .onnx); reports float, int8 (TFLite)
     and compiled-C (host) accuracy on the test split."""
     from tinyml.train.metrics import describe
+    from tinyml.train.quantize import CalibrationReport
     from tinyml.train.quantize import quantize as run
 
-    r = run(model, out_path, calib_spec, seed=seed)
-    emit(r.to_json(), as_json,
-          f"{out_path}: {r.tflite_bytes} B; test {r.metric}: float "
-          f"{describe(r.float_accuracy, r.test_samples, r.metric)}, int8 TFLite "
-          f"{describe(r.int8_accuracy, r.test_samples, r.metric)}, compiled C on host "
-          f"{describe(r.host_c_accuracy, r.test_samples, r.metric)} "
-          f"({'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'})"
-          + (f"\n  ONNX {r.onnx['onnx_input']} {r.onnx['onnx_input_shape']} -> int8 input "
-             f"{r.onnx['tflite_input']} {r.onnx['tflite_input_shape']}; data read as {r.onnx['data_layout']}"
-             if r.onnx else ""))
+    r = run(model, out_path, calib_spec, seed=seed, verbose=verbose)
+    onnx_line = (f"\n  ONNX {r.onnx['onnx_input']} {r.onnx['onnx_input_shape']} -> int8 input "
+                 f"{r.onnx['tflite_input']} {r.onnx['tflite_input_shape']}; data read as {r.onnx['data_layout']}"
+                 if r.onnx else "")
+    if isinstance(r, CalibrationReport):
+        emit(r.to_json(), as_json,
+             f"{out_path}: {r.tflite_bytes} B; calibrated on {r.calib_samples} unlabelled inputs; int8 vs float on "
+             f"{r.check_samples}: "
+             + (f"top-1 agreement {pct(r.top1_agreement)}, " if r.top1_agreement is not None else "")
+             + f"max error {pct(r.max_error_vs_float)} of the output range; compiled C on host "
+             f"{'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'}" + onnx_line)
+    else:
+        emit(r.to_json(), as_json,
+             f"{out_path}: {r.tflite_bytes} B; test {r.metric}: float "
+             f"{describe(r.float_accuracy, r.test_samples, r.metric)}, int8 TFLite "
+             f"{describe(r.int8_accuracy, r.test_samples, r.metric)}, compiled C on host "
+             f"{describe(r.host_c_accuracy, r.test_samples, r.metric)} "
+             f"({'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'})" + onnx_line)
     record("quantize", r.to_json(), [out_path, out_path.with_suffix(".features.json")])
 
 
@@ -116,13 +129,16 @@ def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Pa
 @click.option("--small-data", is_flag=True, help="Use the reduced built-in data set (fast tests).")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path),
               help="Work and result directory (default: fit-RECIPE-BOARD).")
+@click.option("--executor", type=click.Choice(["serial", "ray"]), default="serial", show_default=True,
+              help="Size and train the candidates in this process, or as Ray tasks (a local Ray: 2 CPUs, loopback).")
+@click.option("--address", help="With --executor ray: the Ray cluster to join (HOST:PORT of `ray start --head`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @no_track_option
 def fit(board_name: str, recipe: str, max_ram_kb: float | None, max_flash_kb: float | None,
         max_latency_ms: float | None, max_energy_uj: float | None, min_accuracy: float | None,
         data_spec: str | None, epochs: int | None, seed: int, max_train: int, device_samples: int | None,
         widths: str | None, depths: str | None, prune_ratios: str, distill: bool, small_data: bool,
-        out_dir: Path | None, as_json: bool, no_track: bool) -> None:
+        out_dir: Path | None, executor: str, address: str | None, as_json: bool, no_track: bool) -> None:
     """Search RECIPE's width/depth grid, plus channel-pruned and distilled models derived from the trained
     candidates, for the most accurate int8 model within the board's budgets, build it and run it in the board's
     emulator. Exit code 3 if nothing fits."""
@@ -141,31 +157,52 @@ def fit(board_name: str, recipe: str, max_ram_kb: float | None, max_flash_kb: fl
             device_samples=device_samples, widths=floats(widths, "--widths"), depths=floats(depths, "--depths"),
             prune_ratios=() if prune_ratios.strip().lower() in ("", "none") else floats(prune_ratios,
                                                                                         "--prune-ratios"),
-            distill=distill, progress=True)
+            distill=distill, progress=True, executor=executor, address=address)
     record("fit", r.to_json(), [out_dir / "fit.json", r.chosen["model"] if r.chosen else None, r.pareto_plot])
     if as_json:
         click.echo(json.dumps(r.to_json(), indent=2))
         return
+    from tinyml.train.metrics import describe
+
     metric = r.chosen["metric"] if r.chosen else "accuracy"
     w = max([12, *(len(c["tag"]) for c in r.table)])
+    trained = [c for c in r.table if c["trained"]]
+    if trained:
+        click.echo(f"{metric}: % with its 95% Wilson interval; {trained[0]['val_samples']} validation, "
+                   f"{trained[0]['test_samples']} test samples" if metric == "accuracy" else
+                   f"{metric.upper()} over {trained[0]['val_samples']} validation, {trained[0]['test_samples']} test "
+                   "samples")
     click.echo(f"{'candidate':{w}} {'params':>8} {'MACs':>10} {'flash B':>8} {'RAM B':>7} {'ms est':>9} "
-               f"{'uJ est':>9} {'int8 val':>8} {'int8 test':>9}  fits")
+               f"{'uJ est':>9} {'int8 val':>18} {'int8 test':>18}  fits")
     for c in r.table:
-        acc = lambda v: f"{v:.4f}" if v is not None else "-"  # noqa: E731
         click.echo(f"{c['tag']:{w}} {c['params']:>8} {c['macs']:>10} {c['flash_bytes']:>8} {c['ram_bytes']:>7} "
-                   f"{c['latency_ms_estimate']:>9.2f} {c['energy_uj_estimate']:>9.2f} {acc(c['int8_val']):>8} "
-                   f"{acc(c['int8_test']):>9}  {'yes' if c['fits'] else '; '.join(c['violations'])}")
+                   f"{c['latency_ms_estimate']:>9.2f} {c['energy_uj_estimate']:>9.2f} "
+                   f"{_score(c['int8_val'], c['int8_val_interval']):>18} "
+                   f"{_score(c['int8_test'], c['int8_test_interval']):>18}  "
+                   f"{'yes' if c['fits'] else '; '.join(c['violations'])}")
     ch = r.chosen
-    click.echo(f"chosen {ch['candidate']} for {r.board}: int8 test {metric} {pct(ch['accuracy_int8'])} "
-               f"(compiled C {pct(ch['accuracy_host_c'])}), flash {ch['flash_bytes']} B, RAM {ch['ram_bytes']} B, "
-               f"~{ch['latency_ms_estimate']:.2f} ms, ~{ch['energy_uj_estimate']:.2f} uJ -> {ch['model']}")
+    click.echo(f"chosen {ch['candidate']} for {r.board}: int8 test {metric} "
+               f"{describe(ch['accuracy_int8'], ch['test_samples'], metric)} (compiled C "
+               f"{describe(ch['accuracy_host_c'], ch['test_samples'], metric)}), flash {ch['flash_bytes']} B, RAM "
+               f"{ch['ram_bytes']} B, ~{ch['latency_ms_estimate']:.2f} ms, ~{ch['energy_uj_estimate']:.2f} uJ -> "
+               f"{ch['model']}")
     if r.device:
         d = r.device
-        click.echo(f"QEMU: {d['samples']} test samples, {metric} {pct(d['accuracy'])}, outputs "
+        click.echo(f"QEMU: {d['samples']} test samples, {metric} {describe(d['accuracy'], d['samples'], metric)}, "
+                   "outputs "
                    f"{'match' if d['outputs_match_reference'] else 'DIFFER from'} the reference, "
                    f"{d['instructions_per_inference']:,} instructions per inference (estimated "
                    f"{d['instructions_estimate']:,})")
     click.echo(f"Pareto plot: {r.pareto_plot}")
+
+
+def _score(value: float | None, interval: list[float] | None) -> str:
+    """A table cell: "91.2 [88.1,93.6]" (an accuracy in %, its 95% interval), "0.9712" (an AUC), "-" (untrained)."""
+    if value is None:
+        return "-"
+    if interval is None:
+        return f"{value:.4f}"
+    return f"{100 * value:.1f} [{100 * interval[0]:.1f},{100 * interval[1]:.1f}]"
 
 
 @click.command()
@@ -192,12 +229,17 @@ def prune(model: Path, sparsity: float | None, channels: float | None, epochs: i
         click.echo(json.dumps(r.to_json(), indent=2))
         return
     click.echo(f"{r.mode} pruning {r.amount:g} of {model} ({r.fine_tune_epochs} fine-tuning epochs), on {r.board}:")
+    from tinyml.train.metrics import describe
+
     click.echo(f"{'':10} {'params':>8} {'non-zero':>8} {'MACs':>10} {'flash B':>8} {'arena B':>8} "
-               f"{'instructions':>13} {'float':>7} {'int8':>7} {'C host':>7}")
+               f"{'instructions':>13}")
     for name, s in (("before", r.before), ("after", r.after)):
         click.echo(f"{name:10} {s.params:>8} {s.nonzero_params:>8} {s.macs:>10} {s.flash_bytes:>8} "
-                   f"{s.arena_bytes:>8} {s.instructions if s.instructions is not None else '-':>13} "
-                   f"{s.float_accuracy:>7.4f} {s.int8_accuracy:>7.4f} {s.host_c_accuracy:>7.4f}")
+                   f"{s.arena_bytes:>8} {s.instructions if s.instructions is not None else '-':>13}")
+    for name, s in (("before", r.before), ("after", r.after)):
+        click.echo(f"{name} test {r.metric}: float {describe(s.float_accuracy, s.test_samples, r.metric)}, int8 "
+                   f"{describe(s.int8_accuracy, s.test_samples, r.metric)}, compiled C "
+                   f"{describe(s.host_c_accuracy, s.test_samples, r.metric)}")
     click.echo(f"note: {r.note}")
 
 
@@ -229,13 +271,18 @@ def distill(teacher: Path, student: str, temperature: float, alpha: float, epoch
     if as_json:
         click.echo(json.dumps(r.to_json(), indent=2))
         return
-    click.echo(f"teacher {r.teacher_params} params, float test {pct(r.teacher_float)}; student {r.student} "
+    from tinyml.train.metrics import describe
+
+    n = r.seeds[0].test_samples
+    click.echo(f"teacher {r.teacher_params} params, float test {describe(r.teacher_float, n)}; student {r.student} "
                f"width {r.width:g} ({r.student_params} params), T={r.temperature:g}, alpha={r.alpha:g}, "
                f"{r.epochs} epochs")
     for s in r.seeds:
-        click.echo(f"  seed {s.seed}: alone int8 {pct(s.alone_int8)}, distilled int8 {pct(s.distilled_int8)} "
-                   f"(compiled C {pct(s.distilled_host_c)})")
-    click.echo(f"mean int8 test {r.metric}: alone {pct(r.alone_int8_mean)}, distilled {pct(r.distilled_int8_mean)}")
+        click.echo(f"  seed {s.seed}: alone int8 {describe(s.alone_int8, n)}, distilled int8 "
+                   f"{describe(s.distilled_int8, n)} (compiled C {describe(s.distilled_host_c, n)})")
+    click.echo(f"mean int8 test {r.metric} over {len(r.seeds)} seeds (pooled test predictions): alone "
+               f"{describe(r.alone_int8_mean, n * len(r.seeds))}, distilled "
+               f"{describe(r.distilled_int8_mean, n * len(r.seeds))}")
 
 
 COMMANDS = (train, quantize, fit, prune, distill)

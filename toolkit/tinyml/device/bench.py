@@ -298,7 +298,8 @@ def _compare(device: list[np.ndarray], refs: dict[str, list[np.ndarray]]) -> tup
     n = device[0].shape[0]
     matching, bad = 0, []
     for i in range(n):
-        ok = [all(np.array_equal(d[i].view(np.uint8), r[i].view(np.uint8)) for r in ref_outputs)
+        ok = [all(np.array_equal(d[i].reshape(-1).view(np.uint8), r[i].reshape(-1).view(np.uint8))  # 0-d too
+                  for r in ref_outputs)
               for d, ref_outputs in zip(device, zip(*refs.values()))]
         matching += sum(ok)
         if not all(ok):

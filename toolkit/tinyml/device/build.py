@@ -22,6 +22,14 @@ import jinja2
 from tinyml import __version__
 from tinyml.device import boot2, platformio
 from tinyml.device.boards import FPUS_BY_CORE, Board
+from tinyml.device.field_app import (
+    SHADOW_PREFIX,
+    FieldApp,
+    FieldOptions,
+    field_app,
+    field_costs,
+    render_field_config,
+)
 from tinyml.device.mlperf_app import MlperfApp, mlperf_app
 from tinyml.errors import BAD_INPUT, OVER_BUDGET, TinymlError
 from tinyml.paths import FIRMWARE_DIR, HAL_DIR, TEMPLATES_DIR, cache_dir
@@ -31,9 +39,11 @@ OBJCOPY = "arm-none-eabi-objcopy"
 OBJDUMP = "arm-none-eabi-objdump"
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
 MLPERF_DIR = FIRMWARE_DIR / "mlperf"
+FIELD_DIR = FIRMWARE_DIR / "field"
 # The firmware's application: "bench" serves the framed serial protocol (firmware/protocol, `tinyml bench`),
-# "mlperf" the MLPerf Tiny runner's text protocol (firmware/mlperf, `tinyml mlperf`).
-APPS = ("bench", "mlperf")
+# "mlperf" the MLPerf Tiny runner's text protocol (firmware/mlperf, `tinyml mlperf`), "field" the bench protocol
+# plus sensor input, on-chip statistics and report frames (firmware/field, tinyml.device.field_device).
+APPS = ("bench", "mlperf", "field")
 # Conv/FC weight layouts of the DSP kernels (Target.wide_fc): int16 runs fewer instructions and doubles those
 # weights in flash; "auto" takes int16 when the doubled weights fit in half the flash.
 WEIGHT_LAYOUTS: dict[str, bool | None] = {"auto": None, "int8": False, "int16": True}
@@ -77,6 +87,7 @@ class BuildResult:
     mlperf_model: str | None = None  # app "mlperf": the model id it reports (kws01, vww01, ic01, ad01 or its own)
     builder: str = "gcc"    # what drove the compiler (BUILDERS)
     identity: str | None = None  # the registry identity built in ("kws@3 lin:ab12cd34"; `firmware_string`)
+    field: dict[str, Any] | None = None  # app "field": its settings and RAM costs (tinyml.device.field_app)
 
     @property
     def elf(self) -> Path:
@@ -137,14 +148,15 @@ def firmware_string(identity: str | None = None) -> str:
     return full if len(full.encode()) <= FIRMWARE_STRING_BYTES else identity
 
 
-def render_board_sources(board: Board, dest: Path, harness: bool = True, identity: str | None = None) -> list[Path]:
-    """Write board.h, startup.c, linker.ld (and the harness main.c, reporting `firmware_string(identity)`) into
-    `dest`; return the C files."""
+def render_board_sources(board: Board, dest: Path, harness: bool = True, identity: str | None = None,
+                         field: bool = False) -> list[Path]:
+    """Write board.h, startup.c, linker.ld (and the harness main.c, reporting `firmware_string(identity)`; with
+    `field`, the field app's hooks in it) into `dest`; return the C files."""
     env = _templates()
     names = ["board.h", "startup.c", "linker.ld"] + (["main.c"] if harness else [])
     for name in names:
         (dest / name).write_text(env.get_template(f"{name}.j2").render(
-            board=board, version=__version__, firmware_version=firmware_string(identity)))
+            board=board, version=__version__, firmware_version=firmware_string(identity), field=field))
     return [dest / n for n in names if n.endswith(".c")]
 
 
@@ -170,9 +182,10 @@ class FirmwareSources:
     sources: list[Path]
     include_dirs: list[Path]
     linker_script: Path
+    defines: tuple[str, ...] = ()  # NAME=VALUE for every source
 
     def compile_flags(self, board: Board) -> list[str]:
-        return [*gcc_flags(board), *SPECS, *(f"-I{d}" for d in self.include_dirs)]
+        return [*gcc_flags(board), *SPECS, *(f"-D{d}" for d in self.defines), *(f"-I{d}" for d in self.include_dirs)]
 
     def link_flags(self, board: Board, work: Path) -> list[str]:
         """Beyond the compile flags (gcc drives the link); the libraries (`-lm`) go last, after the objects."""
@@ -184,11 +197,29 @@ SPECS = ("--specs=nano.specs", "--specs=nosys.specs")  # newlib-nano, no system 
 
 
 def firmware_sources(compiled: CompiledModel, board: Board, work: Path,
-                     mlperf: MlperfApp | None = None, identity: str | None = None) -> FirmwareSources:
+                     mlperf: MlperfApp | None = None, identity: str | None = None,
+                     field: FieldApp | None = None) -> FirmwareSources:
     """Render the board's sources into `work` and list every file of the image: board, HAL, application, model.
-    The application is the bench harness and the serial protocol, or with `mlperf` the MLPerf Tiny app
+    The application is the bench harness and the serial protocol, with `field` also the field app
+    (firmware/field, its `field_config.h` and the feature extractor), or with `mlperf` the MLPerf Tiny app
     (firmware/mlperf) and its `mlperf_config.h`."""
-    if mlperf is None:
+    models, model_inc, defines = [*compiled.sources], [*compiled.include_dirs], ()
+    if field is not None:
+        defines = ("TM_PROTO_APP",)  # the protocol's application hook and frame writer (firmware/protocol)
+        app_src, app_inc = protocol_sources()
+        board_c = render_board_sources(board, work, harness=True, identity=identity, field=True)
+        (work / "field_config.h").write_text(render_field_config(
+            field, model_hash=compiled.model_hash, firmware_version=firmware_string(identity),
+            board_name=board.name, mcu=board.mcu))
+        app_src += [*sorted(FIELD_DIR.glob("*.c")), HAL_DIR / "common" / "field_defaults.c", *field.sources]
+        app_inc += [FIELD_DIR, *field.include_dirs]
+        if field.shadow is not None:
+            # A second model (its model.c finds its own model.h beside it): the runtime kernels both use are built
+            # once, with every DSP kernel variant (codegen.emit.variants_h: several models in one image).
+            models = list(dict.fromkeys([*models, *field.shadow.sources]))
+            model_inc += field.shadow.include_dirs
+            defines = (*defines, "TM_VARIANTS=~0u")
+    elif mlperf is None:
         app_src, app_inc = protocol_sources()
         board_c = render_board_sources(board, work, harness=True, identity=identity)
     else:
@@ -196,9 +227,9 @@ def firmware_sources(compiled: CompiledModel, board: Board, work: Path,
         board_c = render_board_sources(board, work, harness=False)
         (work / "mlperf_config.h").write_text(_templates().get_template("mlperf_config.h.j2").render(
             board=board, version=__version__, app=mlperf, model_hash=compiled.model_hash))
-    return FirmwareSources(sources=[*board_c, *hal_sources(board), *app_src, *compiled.sources],
-                           include_dirs=[work, HAL_DIR, *app_inc, *compiled.include_dirs],
-                           linker_script=work / "linker.ld")
+    return FirmwareSources(sources=[*board_c, *hal_sources(board), *app_src, *models],
+                           include_dirs=[work, HAL_DIR, *app_inc, *model_inc],
+                           linker_script=work / "linker.ld", defines=defines)
 
 
 def link(board: Board, image: FirmwareSources, work: Path, inputs: Sequence[Path] | None = None) -> Sizes:
@@ -268,12 +299,12 @@ BUILDERS = ("gcc", "platformio")  # gcc: arm-none-eabi-gcc run here; platformio:
 
 def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str = "auto",
                    builder: str = "gcc", app: str = "bench", mlperf_model: str | None = None,
-                   identity: str | None = None) -> BuildResult:
+                   identity: str | None = None, field: FieldOptions | None = None) -> BuildResult:
     """Generate the model's C, build firmware for `board` into `out_dir` (replaced atomically). `weights`: the
     conv/FC weight layout of the DSP kernels (WEIGHT_LAYOUTS; portable kernels ignore it); `builder`: BUILDERS;
     `app`: APPS; `mlperf_model`: with app "mlperf", the benchmark id to report instead of the one inferred from the
     model (`tinyml.device.mlperf_app`); `identity`: the model's registry identity the bench app reports
-    (`firmware_string`; gcc builder only).
+    (`firmware_string`; gcc builder only); `field`: with app "field", its options (defaults: FieldOptions()).
 
     Returns the result whether or not it fits; an image over budget gets build.json but no firmware files.
     Use `require_fit` to turn that into the exit-code-3 error.
@@ -281,7 +312,9 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str =
     if builder not in BUILDERS:
         raise TinymlError(f"unknown builder '{builder}'; expected one of {', '.join(BUILDERS)}", BAD_INPUT)
     check_app(app, builder, mlperf_model)
-    if identity is not None and (builder != "gcc" or app != "bench"):
+    if field is not None and app != "field":
+        raise TinymlError("field options (--report-every, --stats-bins, --shadow, ...) need --app field", BAD_INPUT)
+    if identity is not None and (builder != "gcc" or app not in ("bench", "field")):
         raise TinymlError("a registry identity is built into the bench app with the gcc builder only", BAD_INPUT)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -293,8 +326,15 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str =
         else:
             compiled = compile_for_board(Path(model_path), board, work / "model", weights)
             mlperf = app_settings(Path(model_path), compiled, app, mlperf_model)
+            field_settings = None
+            if app == "field":
+                options = field or FieldOptions()
+                shadow = None if options.shadow is None else compile_for_board(
+                    options.shadow, board, work / "shadow", weights, prefix=SHADOW_PREFIX)
+                field_settings = field_app(Path(model_path), compiled.inputs, compiled.outputs, options,
+                                           work / "features", shadow=shadow)
             result = build_compiled(compiled, board, work, final_dir=out_dir, weights=weights, mlperf=mlperf,
-                                    identity=identity)
+                                    identity=identity, field=field_settings)
         _replace_dir(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -307,6 +347,8 @@ def check_app(app: str, builder: str = "gcc", mlperf_model: str | None = None) -
         raise TinymlError(f"unknown app '{app}'; expected one of {', '.join(APPS)}", BAD_INPUT)
     if mlperf_model is not None and app != "mlperf":
         raise TinymlError("--mlperf-model needs --app mlperf", BAD_INPUT)
+    if app == "field" and builder != "gcc":
+        raise TinymlError("the field app is built with the gcc builder only (--builder gcc)", BAD_INPUT)
 
 
 def app_settings(model_path: Path, compiled: CompiledModel, app: str, mlperf_model: str | None) -> MlperfApp | None:
@@ -314,8 +356,10 @@ def app_settings(model_path: Path, compiled: CompiledModel, app: str, mlperf_mod
     return mlperf_app(model_path, compiled.inputs, compiled.outputs, mlperf_model) if app == "mlperf" else None
 
 
-def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: str = "auto") -> CompiledModel:
-    """The model's C for the board's core (kernel variants, weight layout) in `out_dir`."""
+def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: str = "auto",
+                      prefix: str = "tm_model") -> CompiledModel:
+    """The model's C for the board's core (kernel variants, weight layout) in `out_dir`; every external symbol
+    starts with `prefix` (a second model in the same image: the field app's shadow model)."""
     from tinyml.compiler.codegen import compile_model
     from tinyml.compiler.codegen.target import Target
 
@@ -323,27 +367,30 @@ def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: st
         raise TinymlError(f"unknown weight layout '{weights}'; expected one of {', '.join(WEIGHT_LAYOUTS)}",
                           BAD_INPUT)
     target = replace(Target.for_board(board), wide_fc=WEIGHT_LAYOUTS[weights])
-    return compile_model(model_path, out_dir, target=target)
+    return compile_model(model_path, out_dir, prefix=prefix, target=target)
 
 
 def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir: Path | None = None,
                    weights: str = "auto", mlperf: MlperfApp | None = None,
-                   identity: str | None = None) -> BuildResult:
+                   identity: str | None = None, field: FieldApp | None = None) -> BuildResult:
     """Build firmware in `work` from an already generated model (`final_dir`: where `work` will end up; `weights`:
     the layout it was generated with, recorded in build.json; `mlperf`: build the MLPerf Tiny app with these
-    settings instead of the bench app; `identity`: the registry identity it reports, see `firmware_string`)."""
+    settings instead of the bench app; `field`: build the field app with these settings; `identity`: the registry
+    identity it reports, see `firmware_string`)."""
     toolchain = toolchain_version()
-    sizes = link(board, firmware_sources(compiled, board, work, mlperf, identity), work)
+    sizes = link(board, firmware_sources(compiled, board, work, mlperf, identity, field), work)
     return finish_image(compiled, board, work, sizes, toolchain, final_dir=final_dir, weights=weights, mlperf=mlperf,
-                        identity=identity)
+                        identity=identity, field=field)
 
 
 def finish_image(compiled: CompiledModel, board: Board, work: Path, sizes: Sizes, toolchain: str, *,
                  final_dir: Path | None = None, weights: str = "auto", builder: str = "gcc",
-                 mlperf: MlperfApp | None = None, identity: str | None = None) -> BuildResult:
+                 mlperf: MlperfApp | None = None, identity: str | None = None,
+                 field: FieldApp | None = None) -> BuildResult:
     """After the link: check the budgets, write firmware.bin/.hex (or drop an image over budget) and build.json."""
     violations = check_budget(board, sizes, compiled.arena_bytes)
     elf = work / "firmware.elf"
+    field_info = None if field is None else field.to_json() | field_costs(elf, field)
     if violations:
         elf.unlink()
     else:
@@ -353,8 +400,8 @@ def finish_image(compiled: CompiledModel, board: Board, work: Path, sizes: Sizes
                          toolchain=toolchain, flash_bytes=sizes.flash_bytes, flash_budget=board.flash_bytes,
                          ram_bytes=sizes.ram_bytes, ram_budget=board.ram_bytes, arena_bytes=compiled.arena_bytes,
                          stack_bytes=board.stack_bytes, fits=not violations, violations=violations, weights=weights,
-                         builder=builder, app="mlperf" if mlperf else "bench",
-                         mlperf_model=mlperf.model_id if mlperf else None, identity=identity)
+                         builder=builder, app="mlperf" if mlperf else "field" if field else "bench",
+                         mlperf_model=mlperf.model_id if mlperf else None, identity=identity, field=field_info)
     build_json = result.to_json() | {"profile_sha256": hashlib.sha256(board.path.read_bytes()).hexdigest()[:16]}
     (work / "build.json").write_text(json.dumps(build_json, indent=2) + "\n")
     return result

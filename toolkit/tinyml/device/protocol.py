@@ -31,11 +31,19 @@ CMD_LOAD_INPUT = 0x03
 CMD_INVOKE = 0x04
 CMD_READ_OUTPUT = 0x05
 CMD_READ_STATS = 0x06
+# The field app's commands (firmware/field/tm_field.h; docs/PROTOCOL.md "Field commands").
+CMD_SAMPLES = 0x07
+CMD_REPORT_NOW = 0x08
+CMD_FIELD_INFO = 0x09
+CMD_SHADOW_MATRIX = 0x0A
+FORMAT_SAMPLES, FORMAT_TENSOR, FORMAT_RESTART = 0, 1, 2  # SAMPLES: int16 raw samples, int8 tensor bytes, restart
 ACK_BIT = 0x80
 NAK = 0xFF
 REPORT = 0x40  # unsolicited field report (docs/PROTOCOL.md, "Report frames"); no request or ACK uses it
 COMMAND_NAMES = {CMD_INFO: "INFO", CMD_TENSOR_INFO: "TENSOR_INFO", CMD_LOAD_INPUT: "LOAD_INPUT",
-                 CMD_INVOKE: "INVOKE", CMD_READ_OUTPUT: "READ_OUTPUT", CMD_READ_STATS: "READ_STATS"}
+                 CMD_INVOKE: "INVOKE", CMD_READ_OUTPUT: "READ_OUTPUT", CMD_READ_STATS: "READ_STATS",
+                 CMD_SAMPLES: "SAMPLES", CMD_REPORT_NOW: "REPORT_NOW", CMD_FIELD_INFO: "FIELD_INFO",
+                 CMD_SHADOW_MATRIX: "SHADOW_MATRIX"}
 
 # NAK error codes. Link errors mean the frame was damaged on the way: the request is sent again.
 ERR_BAD_CRC, ERR_TIMEOUT, ERR_TOO_LONG = 1, 2, 3
@@ -49,6 +57,10 @@ READ_ARGS = struct.Struct("<BIH")  # index, offset, length
 TENSOR_INFO = struct.Struct("<BBBIfi")  # kind, index, type, bytes, scale, zero point
 INVOKE_RECORD = struct.Struct("<IQIII")  # count, total ticks, last, min, max
 STATS_TAIL = struct.Struct("<III")  # peak stack bytes, invokes since boot, link errors since boot
+SAMPLES_ACK = struct.Struct("<II")  # inferences since boot, reports sent since boot
+# FIELD_INFO after the device id: boot, report every, infer every, features on chip, shadow every, statistics
+# bytes, inferences, reports, model ticks, statistics ticks, shadow ticks
+FIELD_INFO = struct.Struct("<IIIBIIIIQQQ")
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,24 @@ class InvokeResult:
     last_ticks: int
     min_ticks: int
     max_ticks: int
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A field device's identity, configuration and counters since boot (FIELD_INFO)."""
+
+    device_id: bytes
+    boot: int
+    report_every: int        # inferences per report window
+    infer_every: int         # new feature frames per inference (1 for a tensor stream)
+    features_on_chip: bool   # True: SAMPLES takes int16 raw samples; False: int8 input tensor bytes
+    shadow_every: int        # 0 without a shadow model
+    stats_bytes: int         # sizeof the statistics block
+    inferences: int
+    reports: int
+    model_ticks: int         # ticks in tm_model_invoke() since boot
+    stats_ticks: int         # ticks accumulating statistics since boot
+    shadow_ticks: int        # ticks in the shadow model and its comparison since boot
 
 
 @dataclass(frozen=True)
@@ -304,6 +334,48 @@ class DeviceLink:
         stack, invokes, link_errors = reply.unpack(STATS_TAIL)
         reply.done()
         return DeviceStats(last, stack, invokes, link_errors)
+
+    def send_samples(self, fmt: int, data: bytes) -> tuple[int, int]:
+        """Field app: one SAMPLES frame (FORMAT_*, at most max_payload - 1 bytes of data); returns (inferences,
+        reports) since boot. A resend runs nothing twice: the device answers it from its counters."""
+        if len(data) > self.info().max_payload - 1:
+            raise TinymlError(f"SAMPLES carries at most {self.info().max_payload - 1} bytes, got {len(data)}",
+                              BAD_INPUT)
+        reply = _ReplyPayload("SAMPLES", self.request(CMD_SAMPLES, bytes([fmt]) + data,
+                                                      timeout_s=self.invoke_timeout_s))
+        counts = reply.unpack(SAMPLES_ACK)
+        reply.done()
+        return counts
+
+    def report_now(self) -> int:
+        """Field app: the device sends its current window's report (queued in `reports()`); returns its sequence
+        number."""
+        reply = _ReplyPayload("REPORT_NOW", self.request(CMD_REPORT_NOW, b""))
+        (seq,) = reply.unpack(struct.Struct("<I"))
+        reply.done()
+        return seq
+
+    def field_info(self) -> FieldInfo:
+        """Field app: device id, boot counter, configuration and counters since boot."""
+        reply = _ReplyPayload("FIELD_INFO", self.request(CMD_FIELD_INFO, b""))
+        device_id = reply.unpack(struct.Struct("<B"))[0]
+        raw_id = reply.unpack(struct.Struct(f"<{device_id}s"))[0]
+        values = reply.unpack(FIELD_INFO)
+        reply.done()
+        return FieldInfo(raw_id, *values[:3], bool(values[3]), *values[4:])
+
+    def shadow_matrix(self) -> list[list[int]]:
+        """Field app with a shadow model: the confusion matrix since boot, [production class][challenger class]."""
+        cells: list[int] = []
+        classes = 1
+        while not cells or len(cells) < classes * classes:
+            reply = _ReplyPayload("SHADOW_MATRIX", self.request(CMD_SHADOW_MATRIX, struct.pack("<H", len(cells))))
+            classes, first, n = reply.unpack(struct.Struct("<HHH"))
+            if first != len(cells) or n == 0 and len(cells) < classes * classes:
+                raise _device_error(f"device sent confusion cells from {first} ({n} of them), {len(cells)} was asked")
+            cells += reply.unpack(struct.Struct(f"<{n}I"))
+            reply.done()
+        return [cells[r * classes:(r + 1) * classes] for r in range(classes)]
 
     def reports(self) -> list[Frame]:
         """The REPORT frames received so far (decode them with tinyml.field.report), oldest first; drains the queue."""

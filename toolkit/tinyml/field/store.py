@@ -8,15 +8,13 @@ be decoded again by a later tinyml.
 """
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from tinyml.errors import BAD_INPUT, TinymlError
+from tinyml.database import Connection, Transaction, connect
 from tinyml.field.report import Report, decode_payload, encode_payload
 
 COUNTERS = ("stored", "duplicates", "malformed", "damaged")
@@ -38,20 +36,17 @@ class Ingested:
 class Store:
     """A database connection with the report schema; use `open_store`. One thread at a time."""
 
-    def __init__(self, conn: Any, param: str, blob: str, where: str) -> None:
-        self._conn, self._p, self.where = conn, param, where
+    def __init__(self, db: Connection) -> None:
+        self._conn, self._sql, self.where = db.conn, db.sql, db.where
         with self._transaction() as cur:
             for statement in _SCHEMA:
-                cur.execute(statement.format(blob=blob))
+                cur.execute(statement.format(blob=db.blob))
             for name in COUNTERS:
                 cur.execute(self._sql("INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT DO NOTHING"),
                             (name,))
 
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", self._p)
-
-    def _transaction(self):
-        return _Transaction(self._conn)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._conn)
 
     def ingest(self, reports: list[Report]) -> Ingested:
         """Stores a batch in one transaction; reports already stored (same device, boot, seq) are counted."""
@@ -113,54 +108,6 @@ class Store:
         self.close()
 
 
-class _Transaction:
-    """BEGIN .. COMMIT around a cursor; ROLLBACK on any exception."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> Any:
-        self._cur = self._conn.cursor()
-        return self._cur
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            if exc_type is None:
-                self._conn.commit()
-            else:
-                self._conn.rollback()
-        finally:
-            self._cur.close()
-
-
 def open_store(spec: str | Path) -> Store:
     """`postgresql://user@host:port/db` or a SQLite file path (created with its folder)."""
-    text = str(spec)
-    if text.startswith(("postgresql://", "postgres://")):
-        return _postgres(text)
-    path = Path(text)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level="DEFERRED", check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        return Store(conn, "?", "BLOB", str(path))
-    except (sqlite3.Error, OSError) as exc:
-        raise TinymlError(f"{path}: cannot open the SQLite store ({exc}); give a writable file path or a "
-                          "postgresql:// URL", BAD_INPUT) from exc
-
-
-def _postgres(url: str) -> Store:
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise TinymlError("a PostgreSQL store needs psycopg 3: pip install 'psycopg[binary]==3.3.9' (see "
-                          "requirements.txt)", BAD_INPUT) from exc
-    parts = urlsplit(url)
-    shown = f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"  # never the password
-    try:
-        conn = psycopg.connect(url, connect_timeout=10)
-        return Store(conn, "%s", "BYTEA", shown)
-    except psycopg.Error as exc:
-        raise TinymlError(f"cannot use the PostgreSQL store at {shown}: {str(exc).strip().splitlines()[0]}",
-                          BAD_INPUT) from exc
+    return Store(connect(spec, "the report store"))

@@ -4,6 +4,9 @@ A stage report names its data set (`{"name", "content_hash", ...}` under `datase
 models, its parent (quantize: `model`; prune: `model`; distill: `teacher`). `environment()` adds the code (git
 commit and dirty flag of the project and of tinyml's checkout) and the tools (tinyml, TensorFlow when imported,
 arm-none-eabi-gcc, QEMU).
+`stack_versions()` pins the stack that makes the artifacts (Python, TensorFlow, Keras, NumPy, LiteRT, the cross
+compiler) and `recipe_of` says how `tinyml reproduce` makes the model again (the training and quantization
+options of its reports), or why it cannot.
 `lineage_hash` is the first 8 hex digits of the SHA-256 of a lineage without its firmware (the firmware carries
 the hash, so it cannot be part of it).
 """
@@ -18,6 +21,7 @@ from typing import Any
 
 from tinyml import __version__
 
+STACK_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "ai-edge-litert")
 PARENT_KEYS = {"quantize": ("quantized_from", "model"), "prune": ("pruned_from", "model"),
                "distill": ("distilled_from", "teacher")}
 
@@ -90,3 +94,58 @@ def lineage_hash(lineage: dict[str, Any]) -> str:
 def identity(name: str, version: int, lineage: dict[str, Any]) -> str:
     """What the firmware of a registered version reports: "NAME@VERSION lin:HASH"."""
     return f"{name}@{version} lin:{lineage_hash(lineage)}"
+
+
+def stack_versions() -> dict[str, str]:
+    """The versions of what makes a model and its firmware: Python, tinyml, the installed `STACK_PACKAGES` and
+    arm-none-eabi-gcc (read from the package metadata, so TensorFlow is not imported)."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0], "tinyml": __version__}
+    for name in STACK_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    gcc = _first_line(["arm-none-eabi-gcc", "--version"])
+    if gcc:
+        out["arm-none-eabi-gcc"] = gcc
+    return out
+
+
+def recipe_of(tflite: Path, reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How `tinyml reproduce` makes the .tflite again: `tinyml train` with the options of the folder's
+    tinyml.json, then `tinyml quantize` of that folder with the options of the quantize report. Returns
+    {"rebuild": "train+quantize", "train": {...}, "quantize": {...}}, or {"rebuild": None, "why": ...} when the
+    reports do not say (a model made by prune, distill or fit, or one quantized from another folder)."""
+    meta, q = reports.get("meta"), reports.get("quantize")
+    if not meta or not q:
+        return {"rebuild": None, "why": "no tinyml.json and quantize report beside the model: only the C and the "
+                                        "firmware are rebuilt from the registered .tflite"}
+    derived = [k for k in ("pruned", "distilled") if k in meta]
+    if derived:
+        return {"rebuild": None, "why": f"the model was {derived[0]} (tinyml.json), not trained by `tinyml train` "
+                                        "alone: only the C and the firmware are rebuilt from the registered .tflite"}
+    if not _same_folder(Path(str(q.get("model", ""))), tflite.resolve().parent):
+        return {"rebuild": None, "why": f"the model was quantized from {q.get('model')}, not from its own folder: "
+                                        "only the C and the firmware are rebuilt from the registered .tflite"}
+    data = q.get("data") if isinstance(q.get("data"), dict) else {}
+    trained_on = (reports.get("train") or {}).get("dataset") or {}
+    if data.get("content_hash") != trained_on.get("content_hash"):
+        return {"rebuild": None, "why": f"the model was calibrated on {data.get('name')}@{data.get('content_hash')}, "
+                                        "not on its training data: only the C and the firmware are rebuilt from the "
+                                        "registered .tflite"}
+    train = {k: meta.get(k) for k in ("recipe", "width", "depth", "data", "small_data", "seed", "epochs", "split")}
+    return {"rebuild": "train+quantize", "train": train,
+            "quantize": {"seed": data.get("seed", meta.get("seed")), "calib_samples": q.get("calib_samples")}}
+
+
+def _same_folder(quantized: Path, folder: Path) -> bool:
+    """Whether the quantize report's model (a folder or its model.keras; relative to wherever quantize ran) is
+    `folder`."""
+    if quantized.name == "model.keras":
+        quantized = quantized.parent
+    if quantized.is_absolute():
+        return quantized.resolve() == folder
+    parts = [p for p in quantized.parts if p != "."]
+    return bool(parts) and ".." not in parts and list(folder.parts[-len(parts):]) == parts

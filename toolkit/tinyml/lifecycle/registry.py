@@ -3,7 +3,7 @@
 A registered version's source is the `package/` folder of its `register` run: `model.tflite` (int8),
 `features.json`, `stats.json` (reference statistics for drift monitoring), `reports/` (the stage reports found
 beside the model), `firmware/<board>/` (firmware.bin, whose sha256 the lineage records; firmware.elf; build.json;
-bench.json) per board, `lineage.json` and the
+model/, the generated C; bench.json) per board, `lineage.json` and the
 model card (`card.md`, `card.json`). The firmware is built with the version's identity (`NAME@VERSION lin:HASH`),
 so the number is claimed before the version exists: the next free one, checked after creation.
 
@@ -165,7 +165,16 @@ def build_lineage(name: str, tflite: Path, reports: dict[str, dict[str, Any]]) -
                       "manifest": data.get("manifest")} if data else None),
             "code": {"commit": git.get("git.commit"), "dirty": git.get("git.dirty") == "true",
                      "tinyml_commit": own.get("git.commit"), "tinyml_dirty": own.get("git.dirty") == "true"},
-            "parents": parents}
+            "parents": parents, **reproduction_lineage(tflite, reports, data)}
+
+
+def reproduction_lineage(tflite: Path, reports: dict[str, dict[str, Any]],
+                         data: dict[str, Any] | None) -> dict[str, Any]:
+    """What `tinyml reproduce` needs beyond the lineage above: the pinned stack, the recipe (how to make the model
+    again) and the sha256 of the split manifest (to check the rebuilt split is the same)."""
+    manifest = Path(data["manifest"]) if data and data.get("manifest") else None
+    return {"stack": lin.stack_versions(), "recipe": lin.recipe_of(tflite, reports),
+            "manifest_sha256": lin.sha256_file(manifest) if manifest and manifest.is_file() else None}
 
 
 def _parents(first: dict[str, str], depth: int = 5) -> list[dict[str, Any]]:
@@ -231,6 +240,7 @@ def register(target: Path, name: str, boards: list[Board], bench_reports: list[P
             out.mkdir(parents=True)
             for kept in ("firmware.bin", "firmware.elf", "build.json"):
                 shutil.copy2(work / kept, out / kept)
+            shutil.copytree(work / "model", out / "model")  # the generated C, which `tinyml reproduce` compares
             builds[board.name] = json.loads((out / "build.json").read_text())
             # the flashed image: the ELF's debug information also names the build folder
             firmware[board.name] = {"sha256": lin.sha256_file(out / "firmware.bin"), "identity": identity}
@@ -239,7 +249,7 @@ def register(target: Path, name: str, boards: list[Board], bench_reports: list[P
             (package / "firmware" / board_name / "bench.json").write_text(json.dumps(bench, indent=2) + "\n")
         lineage["firmware"] = firmware
         (package / "lineage.json").write_text(json.dumps(lineage, indent=2) + "\n")
-        card = model_card(name, version, lineage, reports, builds, benches, intended_use)
+        card = model_card(name, version, lineage, reports, builds, benches, intended_use, tflite=tflite)
         (package / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (package / "card.md").write_text(render_markdown(card))
         run_id = tracking.log_stage_run(client, tracking.StageRun(
@@ -316,3 +326,18 @@ def set_alias(name: str, version: int, alias: str) -> dict[str, Any]:
             moved = int(current)
     client.set_registered_model_alias(name, alias, str(version))
     return {"name": name, "version": version, "alias": alias, "previous": moved}
+
+
+def fetch(ref_text: str, artifact: str, dest: Path) -> Path:
+    """One file or folder of a version's package (e.g. `model.tflite`, `firmware/mps2-an386`) downloaded into
+    `dest` (used by the rollout, tinyml.lifecycle.rollout)."""
+    client = tracking.client()
+    mv = _version(client, parse_ref(ref_text))
+    return _download(client, mv.run_id, f"package/{artifact}", Path(dest))
+
+
+def remove_alias(name: str, alias: str) -> None:
+    """Takes `alias` off model `name`; nothing happens when no version holds it (a rolled-back canary)."""
+    client = tracking.client()
+    if alias in dict(client.get_registered_model(name).aliases or {}):
+        client.delete_registered_model_alias(name, alias)

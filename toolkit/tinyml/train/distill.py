@@ -65,6 +65,10 @@ class SeedResult:
     distilled_float: float
     distilled_int8: float
     distilled_host_c: float
+    test_samples: int = 0
+
+
+SEED_ACCURACIES = ("alone_float", "alone_int8", "distilled_float", "distilled_int8", "distilled_host_c")
 
 
 @dataclass
@@ -85,7 +89,22 @@ class DistillReport:
     output: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report with `test_samples` and the 95 % Wilson interval (`<key>_interval`) of every accuracy; a mean
+        over seeds gets the interval of the seeds' pooled test predictions (every seed's test samples counted; the
+        seeds share samples, so it is narrower than independent samples would give)."""
+        from tinyml.train.metrics import accuracy_interval
+
+        out = asdict(self)
+        n = self.seeds[0].test_samples if self.seeds else 0
+        out["test_samples"] = n
+        out["teacher_float_interval"] = accuracy_interval(self.teacher_float, n)
+        for row in out["seeds"]:
+            row |= {f"{k}_interval": accuracy_interval(row[k], n) for k in SEED_ACCURACIES}
+        pooled = n * len(self.seeds)
+        out["alone_int8_mean_interval"] = accuracy_interval(self.alone_int8_mean, pooled)
+        out["distilled_int8_mean_interval"] = accuracy_interval(self.distilled_int8_mean, pooled)
+        out["pooled_test_samples"] = pooled
+        return out
 
 
 def distill(teacher_path: Path, student_spec: str, out_dir: Path, *, temperature: float = 4.0, alpha: float = 0.7,
@@ -116,7 +135,7 @@ def distill(teacher_path: Path, student_spec: str, out_dir: Path, *, temperature
         alone, _ = _student(recipe, None, data, None, meta_out, out_dir / f"alone-seed{seed}", progress)
         distilled, student = _student(recipe, teacher, data, KD(temperature, alpha), meta_out,
                                       out_dir / f"distilled-seed{seed}", progress)
-        results.append(SeedResult(seed, alone[0], alone[1], *distilled))
+        results.append(SeedResult(seed, alone[0], alone[1], *distilled, len(data.y_test)))
     report = DistillReport(str(teacher_path), recipe.name, width, temperature, alpha, epochs,
                            metric_name("classification"), teacher_float, int(teacher.count_params()),
                            int(student.count_params()), results,

@@ -21,9 +21,12 @@ request resolved); `fit` chains them:
     to_train       Grid -> Candidates            those within every budget, spread from the largest down, up to
                                                  `max_train`; none: exit code 3 naming the budget that fails and by
                                                  how much the closest candidate misses it
-    train          Candidate -> Trained          the recipe's model at the candidate's width and depth, trained
-    quantize       Trained -> Trained            `Scores`: saved, converted to int8, int8 validation and test
-                                                 accuracy (TFLite interpreter; our compiled C checked equal)
+    evaluate       Candidates -> Trained         the two stages below for each (`train_and_score`), the trained
+                                                 models read back from their folders:
+      train        Candidate -> Trained          the recipe's model at the candidate's width and depth, trained
+      quantize     Trained -> Trained            `Scores`: saved, converted to int8, int8 validation and test
+                                                 accuracy (TFLite interpreter; our compiled C checked equal), with
+                                                 sample counts and 95 % Wilson intervals
     DERIVED        Trained grid -> Trained       new candidate kinds made from the trained grid, then quantize,
                                                  `measure` (their own firmware build) and estimate like the grid:
       pruned                                     the most accurate, channel-pruned at each of `prune_ratios` and
@@ -34,6 +37,11 @@ request resolved); `fit` chains them:
     deliver        Candidate -> Delivery         firmware for the board, run in its emulator on the test split
                                                  (outputs checked against the host reference)
     report         -> FitReport                  fit.json and the Pareto plot
+
+Scale-out: `size` over the grid and `train_and_score` over the candidates to train are independent per candidate and
+run through an executor (`tinyml.train.executor`): in this process, or as Ray tasks (`--executor ray`, a local Ray
+or `--address` of a cluster). Results come back in candidate order and training is deterministic (fixed seeds, op
+determinism), so the Ray run gives the serial run's table and choice.
 
 A new candidate kind (a user's model, another compression) is one function `(Search, trained grid) -> Trained
 models` added to `DERIVED`.
@@ -53,6 +61,7 @@ import numpy as np
 from tinyml.device.boards import Board, all_boards, get_board
 from tinyml.errors import BAD_INPUT, MISMATCH, OVER_BUDGET, TinymlError
 from tinyml.train.data import Dataset
+from tinyml.train.executor import Executor, executor, serial
 from tinyml.train.recipes import Recipe
 
 CALIBRATION_POINTS = 5
@@ -83,6 +92,8 @@ class Request:
     prune_ratios: tuple[float, ...] = (0.25, 0.5)
     distill: bool = True
     progress: bool = True
+    executor: str = "serial"        # where the grid is sized and trained: "serial" or "ray" (tinyml.train.executor)
+    address: str | None = None      # a Ray cluster to join (None: a local Ray)
 
 
 @dataclass(frozen=True)
@@ -155,12 +166,31 @@ class Cost:
     violations: tuple[str, ...]
 
 
+SCORE_KEYS = ("float_val", "int8_val", "int8_test", "host_c_test")
+
+
 @dataclass(frozen=True)
 class Scores:
     float_val: float
     int8_val: float
     int8_test: float
     host_c_test: float
+    metric: str = "accuracy"
+    val_samples: int = 0
+    test_samples: int = 0
+
+    def fields(self) -> dict[str, Any]:
+        """The scores, their sample counts and, for an accuracy, their 95 % Wilson intervals (`<key>_interval`)."""
+        from tinyml.train.metrics import accuracy_interval
+
+        counts = {k: self.val_samples if k.endswith("_val") else self.test_samples for k in SCORE_KEYS}
+        return {**{k: getattr(self, k) for k in SCORE_KEYS}, "val_samples": self.val_samples,
+                "test_samples": self.test_samples,
+                **{f"{k}_interval": accuracy_interval(getattr(self, k), counts[k])
+                   if self.metric == "accuracy" and counts[k] else None for k in SCORE_KEYS}}
+
+
+NO_SCORES = dict.fromkeys((*SCORE_KEYS, "val_samples", "test_samples", *(f"{k}_interval" for k in SCORE_KEYS)))
 
 
 @dataclass(frozen=True)
@@ -192,8 +222,7 @@ class Candidate:
                 "instructions_measured": self.instructions_measured,
                 "latency_ms_estimate": cost["latency_ms_estimate"], "energy_uj_estimate": cost["energy_uj_estimate"],
                 "violations": list(cost["violations"]), "origin": self.spec.origin, "trained": self.trained,
-                **(asdict(scores) if scores else dict.fromkeys(("float_val", "int8_val", "int8_test", "host_c_test"))),
-                "fits": self.fits}
+                **(scores.fields() if scores else NO_SCORES), "fits": self.fits}
 
 
 @dataclass(frozen=True)
@@ -251,8 +280,9 @@ class FitReport:
 def fit(recipe_spec: str, board_name: str, out_dir: Path, **options: Any) -> FitReport:
     """Search `recipe_spec` for `board_name` (`options`: the fields of `Request`); writes into `out_dir`."""
     search = plan(Request(recipe_spec, board_name, Path(out_dir), **options))
-    grid = measure_grid(search)
-    trained = tuple(quantize(search, train(search, c)) for c in to_train(search, grid))
+    with executor(search.request.executor, search.request.address) as run:
+        grid = measure_grid(search, run)
+        trained = evaluate(search, run, to_train(search, grid))
     pool = _merge(grid.candidates, (t.candidate for t in trained), derive(search, grid.latency, trained))
     delivery = deliver(search, choose(search, grid.latency, pool))
     return report(search, grid.latency, _merge(pool, (delivery.candidate,)), delivery)
@@ -269,6 +299,7 @@ def plan(request: Request) -> Search:
         if not 0 < r < 1:
             raise TinymlError(f"--prune-ratios are fractions of channels in (0, 1), got {r:g}", BAD_INPUT)
     budgets = _budgets(board, request)
+    request = replace(request, out_dir=request.out_dir.resolve())   # the same folder for every Ray worker
     request.out_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(request.data_spec or recipe.dataset, seed=request.seed, small=request.small_data,
                         task=recipe.task)
@@ -287,9 +318,10 @@ def _budgets(board: Board, r: Request) -> Budgets:
     return Budgets(flash, ram, r.max_latency_ms, r.max_energy_uj, r.min_accuracy)
 
 
-def measure_grid(search: Search) -> Grid:
-    """The grid's candidates, sized, the latency model calibrated on them, and each one's estimate."""
-    sized = tuple(size(search, c) for c in candidates(search))
+def measure_grid(search: Search, run: Executor = serial) -> Grid:
+    """The grid's candidates, sized (by `run`: in this process or on Ray), the latency model calibrated on them, and
+    each one's estimate."""
+    sized = tuple(run(size, search, candidates(search)))
     latency = calibrate(search, sized)
     return Grid(latency, tuple(estimate(search, latency, c) for c in sized))
 
@@ -409,6 +441,21 @@ def to_train(search: Search, grid: Grid) -> tuple[Candidate, ...]:
     return tuple(feasible[::max(1, int(np.ceil(len(feasible) / n)))][:n])
 
 
+def evaluate(search: Search, run: Executor, chosen: tuple[Candidate, ...]) -> tuple[Trained, ...]:
+    """The candidates to train, each trained and scored by `run` (`train_and_score`: in this process or as Ray
+    tasks); the trained models are read back from their folders, so the stages after see the same models either
+    way."""
+    from tinyml.train.trainer import load_trained
+
+    scored = run(train_and_score, search, chosen)
+    return tuple(Trained(c, load_trained(Path(c.tflite).parent)[0], {}) for c in scored)
+
+
+def train_and_score(search: Search, c: Candidate) -> Candidate:
+    """`train`, then `quantize` (which saves the model in the candidate's folder): the scored candidate."""
+    return quantize(search, train(search, c)).candidate
+
+
 def train(search: Search, c: Candidate) -> Trained:
     """The recipe's model at the candidate's width and depth, trained on the search's data."""
     from tinyml.train.recipes import build_model
@@ -441,7 +488,7 @@ def quantize(search: Search, t: Trained) -> Trained:
     tfl.write_bytes(convert_int8(t.model, data.x_train[calib]))
     val = evaluate_int8(tfl, data.x_val, data.y_val, data.task)
     test = evaluate_int8(tfl, data.x_test, data.y_test, data.task)
-    scores = Scores(float_val, val.int8, test.int8, test.host_c)
+    scores = Scores(float_val, val.int8, test.int8, test.host_c, search.metric, len(data.y_val), len(data.y_test))
     search.log(f"{c.tag}: float val {float_val:.4f}, int8 val {val.int8:.4f}, int8 test {test.int8:.4f} "
                f"(compiled C {test.host_c:.4f})")
     return replace(t, candidate=replace(c, tflite=str(tfl), scores=scores))
@@ -554,6 +601,7 @@ def deliver(search: Search, chosen: Candidate) -> Delivery:
 def run_on_emulator(search: Search, chosen: Candidate) -> Delivery:
     """The delivered firmware on (up to `device_samples` of) the test split in QEMU: accuracy, instructions."""
     from tinyml.device.bench import bench
+    from tinyml.train.metrics import accuracy_interval
     from tinyml.train.quantize import io_quant, quantize_inputs
     from tinyml.train.trainer import score
 
@@ -565,7 +613,9 @@ def run_on_emulator(search: Search, chosen: Candidate) -> Delivery:
     rep = bench(out / "model.tflite", search.board, inputs=[xq], build_dir=out / "firmware")
     acc = score(data.task, data.y_test[:n], (rep.outputs[0].astype(np.float32) - zo) * so,
                 (xq.astype(np.float32) - zi) * si)
-    device = {"target": "qemu", "samples": n, "accuracy": acc, "outputs_match_reference":
+    device = {"target": "qemu", "samples": n, "accuracy": acc,
+              "accuracy_interval": accuracy_interval(acc, n) if search.metric == "accuracy" else None,
+              "outputs_match_reference":
               rep.outputs_match == rep.outputs_total, "instructions_per_inference": rep.count_per_inference,
               "instructions_estimate": chosen.cost.instructions_estimate,
               "latency_ms_measured": rep.latency_ms_estimate, "energy_uj_measured": rep.energy_uj_estimate,
@@ -589,7 +639,11 @@ def report(search: Search, latency: LatencyModel, pool: tuple[Candidate, ...],
         chosen_json = {"model": str(out / "model.tflite"), "candidate": chosen.tag, "width": chosen.spec.width,
                        "depth": chosen.spec.depth, "metric": search.metric, "accuracy_int8": s.int8_test,
                        "accuracy_int8_val": s.int8_val, "accuracy_host_c": s.host_c_test,
-                       "accuracy_float_val": s.float_val, "flash_bytes": fp.flash_bytes, "ram_bytes": fp.ram_bytes,
+                       "accuracy_float_val": s.float_val, "test_samples": s.test_samples, "val_samples": s.val_samples,
+                       **{f"accuracy_{name}_interval": s.fields()[f"{key}_interval"]
+                          for name, key in (("int8", "int8_test"), ("int8_val", "int8_val"), ("host_c", "host_c_test"),
+                                            ("float_val", "float_val"))},
+                       "flash_bytes": fp.flash_bytes, "ram_bytes": fp.ram_bytes,
                        "arena_bytes": fp.arena_bytes, "latency_ms_estimate": cost.latency_ms_estimate,
                        "energy_uj_estimate": cost.energy_uj_estimate, "params": fp.params, "macs": fp.macs,
                        "origin": chosen.spec.origin, "keras": str(Path(chosen.tflite).parent / "model.keras")}

@@ -34,3 +34,20 @@ def describe(value: float, n: int, metric: str = "accuracy") -> str:
         return f"{value:.4f} {metric.upper()} over {n}"
     low, high = accuracy_interval(value, n)
     return f"{100 * value:.2f}% [{100 * low:.2f}, {100 * high:.2f}] of {n}"
+
+
+def per_class(y_true, y_pred, classes: list[str]) -> list[dict]:
+    """Per class: `support` (test samples of the class), `predicted` (samples predicted as it), `correct`, and
+    precision = correct / predicted and recall = correct / support, each with its 95 % Wilson interval (None when
+    its count is 0)."""
+    rows = []
+    for index, name in enumerate(classes):
+        truth, guess = [int(t) == index for t in y_true], [int(p) == index for p in y_pred]
+        correct = sum(t and g for t, g in zip(truth, guess))
+        support, predicted = sum(truth), sum(guess)
+        row = {"class": str(name), "support": support, "predicted": predicted, "correct": correct}
+        for key, n in (("precision", predicted), ("recall", support)):
+            row[key] = round(correct / n, 6) if n else None
+            row[f"{key}_interval"] = [round(v, 6) for v in wilson_interval(correct, n)] if n else None
+        rows.append(row)
+    return rows

@@ -203,6 +203,10 @@ class Side:
     float_accuracy: float
     int8_accuracy: float
     host_c_accuracy: float
+    test_samples: int = 0
+
+
+ACCURACY_KEYS = ("float_accuracy", "int8_accuracy", "host_c_accuracy")
 
 
 @dataclass
@@ -219,7 +223,16 @@ class PruneReport:
     note: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report; each side's accuracies with their 95 % Wilson intervals (`<key>_interval`) when the metric is
+        an accuracy, and `test_samples`."""
+        from tinyml.train.metrics import accuracy_interval
+
+        out = asdict(self)
+        if self.metric == "accuracy":
+            for side in ("before", "after"):
+                n = out[side]["test_samples"]
+                out[side] |= {f"{k}_interval": accuracy_interval(out[side][k], n) for k in ACCURACY_KEYS}
+        return out
 
 
 def measure(model, data, tflite_path: Path, board, instructions: bool = True) -> Side:
@@ -238,7 +251,7 @@ def measure(model, data, tflite_path: Path, board, instructions: bool = True) ->
     count = measure_instructions(tflite_path, board) if instructions and build.fits and board.emulator else None
     return Side(int(model.count_params()), stats.nonzero_params, stats.macs, build.flash_bytes, build.arena_bytes,
                 build.ram_bytes, count, evaluate_keras(model, data.x_test, data.y_test, data.task), ev.int8,
-                ev.host_c)
+                ev.host_c, len(data.y_test))
 
 
 def prune(model_path: Path, out_dir: Path, *, sparsity: float | None = None, channels: float | None = None,

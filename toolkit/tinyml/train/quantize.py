@@ -5,12 +5,22 @@ representative data set; input and output are int8. The report gives the float m
 model's accuracy in the TFLite reference interpreter, and the accuracy of tinyml's compiled C run on the host;
 the last two must be equal (tinyml is bit-exact with the interpreter), and `host_equals_tflite` says whether
 every output byte agreed.
+
+PTQ needs no labels: calibration data with inputs only (a .npz with just `x`, or a folder of .npy inputs) is
+calibrated on, and the report then compares the int8 model with the float one on those inputs (`CalibrationReport`)
+instead of scoring both against labels.
+
+Quiet: TensorFlow, the converter and the interpreter write log lines and warnings from Python and from C++
+(absl, TF_CPP_*); `converter_log` sends both file descriptors to `quantize.log` in the output folder while a
+quantization runs, so the command prints nothing but its summary (`--verbose` leaves them on the terminal).
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -25,6 +35,67 @@ from tinyml.train.data import Dataset
 from tinyml.train.metrics import accuracy_interval
 
 CALIB_SAMPLES = 200
+CHECK_SAMPLES = 64     # label-free: inputs on which the int8 model is compared with the float one and the C run
+LOG_NAME = "quantize.log"
+
+
+@contextlib.contextmanager
+def converter_log(log_path: Path, verbose: bool = False) -> Iterator[None]:
+    """While it runs, everything written to stdout and stderr (Python prints and warnings, and the C++ side's
+    absl / TensorFlow logging, which writes to the file descriptors directly) goes to `log_path`; `verbose`: left
+    on the terminal."""
+    if verbose:
+        yield
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(log_path, "wb") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def unlabelled_inputs(spec: str | None, sample_rank: int) -> np.ndarray | None:
+    """Calibration inputs without labels: a .npz holding `x` and no labels, or a folder of .npy files (each one
+    sample of rank `sample_rank`, or a batch of them). None: `spec` is labelled data (or a built-in data set)."""
+    if not spec:
+        return None
+    path = Path(spec)
+    if path.suffix == ".npz" and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "x" not in z.files or {"y", "y_train"} & set(z.files):
+                    return None
+                return np.asarray(z["x"], np.float32)
+        except (OSError, ValueError) as exc:
+            raise TinymlError(f"{path}: not a readable .npz file ({exc})") from None
+    files = sorted(path.glob("*.npy")) if path.is_dir() else []
+    if not files:
+        return None
+    try:
+        arrays = [np.load(f, allow_pickle=False).astype(np.float32) for f in files]
+    except (OSError, ValueError) as exc:
+        raise TinymlError(f"{path}: a .npy file there is not readable ({exc})") from None
+    odd = [f.name for f, a in zip(files, arrays, strict=True) if a.ndim not in (sample_rank, sample_rank + 1)]
+    if odd:
+        raise TinymlError(f"{path}: {odd[0]} is not one input (rank {sample_rank}) nor a batch of them")
+    batches = [a if a.ndim > sample_rank else a[None] for a in arrays]
+    if len({b.shape[1:] for b in batches}) != 1:
+        raise TinymlError(f"{path}: the .npy inputs have different shapes "
+                          f"({sorted({str(b.shape[1:]) for b in batches})}); give one shape per sample")
+    return np.concatenate(batches)
 
 
 def _converter_int8(converter, calib: np.ndarray) -> bytes:
@@ -71,7 +142,7 @@ class FloatModel:
         if not p.exists():
             raise TinymlError(f"{p}: no such file or directory")
         if p.suffix == ".onnx":
-            from tinyml.train.onnx_import import onnx_to_keras
+            from tinyml.train.onnx import onnx_to_keras
             self.onnx = onnx_to_keras(p)
             self.keras = self.onnx.keras
         elif p.is_dir() and (p / "saved_model.pb").exists():
@@ -198,30 +269,117 @@ class QuantizeReport:
         return {**asdict(self), **intervals}
 
 
-def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *, seed: int | None = None,
-             calib_samples: int = CALIB_SAMPLES) -> QuantizeReport:
-    """`tinyml quantize`: PTQ on the training split of the calibration data, evaluation on its test split."""
-    from tinyml.train.trainer import data_for, score
+@dataclass
+class CalibrationReport:
+    """`tinyml quantize` with inputs only: no accuracy, but how far the int8 model is from the float one on the
+    inputs (top-1 agreement for a vector output, the largest error relative to the float output's range) and
+    whether tinyml's C run equals the interpreter's bytes."""
+    model: str
+    output: str
+    calib_samples: int
+    check_samples: int
+    top1_agreement: float | None  # float vs int8 (TFLite) argmax; None for a one-value or a feature-map output
+    max_error_vs_float: float     # max |dequantized int8 - float| / (float max - float min)
+    host_equals_tflite: bool
+    tflite_bytes: int
+    onnx: dict | None = None
+    reference_statistics: str | None = None
+    log: str | None = None
 
-    fm = FloatModel(model_path)
-    data: Dataset = data_for(fm.meta, calib_spec, seed)
-    onnx_info = None
-    if fm.onnx is not None:               # ONNX is NCHW, the translated model NHWC: read the data accordingly
-        layout = fm.onnx.adapt(data.x_train[:1])[1]
-        for split in ("x_train", "x_val", "x_test"):
-            setattr(data, split, fm.onnx.adapt(getattr(data, split))[0])
-        onnx_info = {**fm.onnx.layout_info, "data_layout": layout,
-                     "max_relative_error_vs_onnx": fm.onnx.verify(data.x_test)}
-    if tuple(data.input_shape) != tuple(fm.input_shape):
-        raise TinymlError(f"data {data.name} has samples shaped {data.input_shape}, the model expects "
-                          f"{fm.input_shape}")
-    calib = data.x_train[np.random.default_rng(0).permutation(len(data.x_train))[:calib_samples]]
-    tflite = fm.to_int8(calib)
-    out_path = Path(out_path)
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _write_tflite(out_path: Path, tflite: bytes) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
     tmp.write_bytes(tflite)
     tmp.replace(out_path)
+
+
+def _onnx_layout(fm: FloatModel, arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict | None]:
+    """ONNX data is NCHW / NCL, the translated model NHWC / N1LC: bring each array to the model's layout."""
+    if fm.onnx is None:
+        return arrays, None
+    layout = fm.onnx.adapt(next(iter(arrays.values()))[:1])[1]
+    arrays = {k: fm.onnx.adapt(v)[0] for k, v in arrays.items()}
+    return arrays, {**fm.onnx.layout_info, "data_layout": layout}
+
+
+def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *, seed: int | None = None,
+             calib_samples: int = CALIB_SAMPLES, verbose: bool = False) -> QuantizeReport | CalibrationReport:
+    """`tinyml quantize`: PTQ on the training split of the calibration data, evaluation on its test split (or, with
+    inputs only, calibration on them and a float-vs-int8 comparison); TensorFlow's output goes to quantize.log."""
+    out_path = Path(out_path)
+    log = out_path.parent / LOG_NAME
+    with converter_log(log, verbose):
+        fm = FloatModel(model_path)
+        rank = len(fm.onnx.onnx_input_shape) if fm.onnx is not None else len(fm.input_shape)
+        inputs = unlabelled_inputs(calib_spec, rank)
+        if inputs is not None:
+            report = _quantize_unlabelled(fm, inputs, out_path, calib_samples)
+            report.log = None if verbose else str(log)
+        else:
+            report = _quantize_labelled(fm, out_path, calib_spec, seed, calib_samples)
+    if not report.host_equals_tflite:
+        raise TinymlError(f"the compiled C disagrees with the TFLite interpreter on {out_path}: please report this "
+                          "model", MISMATCH)
+    return report
+
+
+def _check_shape(fm: FloatModel, shape: tuple[int, ...], what: str) -> None:
+    if tuple(shape) != tuple(fm.input_shape):
+        raise TinymlError(f"{what} has samples shaped {tuple(shape)}, the model expects {fm.input_shape}")
+
+
+def _quantize_unlabelled(fm: FloatModel, x: np.ndarray, out_path: Path, calib_samples: int) -> CalibrationReport:
+    from tinyml.compiler.codegen import compile_model
+    from tinyml.device.targets.host import run_host, sample_shape
+
+    arrays, onnx_info = _onnx_layout(fm, {"x": x})
+    x = arrays["x"]
+    _check_shape(fm, x.shape[1:], "the calibration data")
+    order = np.random.default_rng(0).permutation(len(x))
+    calib = x[order[:calib_samples]]
+    if onnx_info is not None:
+        onnx_info["max_relative_error_vs_onnx"] = fm.onnx.verify(calib)
+    tflite = fm.to_int8(calib)
+    _write_tflite(out_path, tflite)
+    check = x[order[:CHECK_SAMPLES]]
+    (si, zi), (so, zo) = io_quant(tflite)
+    xq = quantize_inputs(check, si, zi)
+    ref, _, _ = tflite_run(tflite, xq)
+    with tempfile.TemporaryDirectory(prefix="tinyml-q-") as tmp:
+        compiled = compile_model(out_path, Path(tmp) / "model")
+        host = run_host(compiled, [xq.reshape((len(xq), *sample_shape(compiled.inputs[0])))])[0].reshape(ref.shape)
+    want = fm.predict(check).reshape(ref.shape)
+    got = (ref.astype(np.float32) - zo) * so
+    span = max(float(want.max() - want.min()), 1e-12)
+    vector = want.ndim == 2 and want.shape[1] > 1
+    top1 = float(np.mean(want.argmax(1) == got.argmax(1))) if vector else None
+    reference = stats_path(out_path)
+    reference_statistics(out_path, quantize_inputs(x, si, zi), out=reference)
+    report = CalibrationReport(str(fm.path), str(out_path), len(calib), len(check), top1,
+                               float(np.max(np.abs(got - want)) / span), bool(np.array_equal(ref, host)),
+                               len(tflite), onnx_info, str(reference))
+    out_path.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return report
+
+
+def _quantize_labelled(fm: FloatModel, out_path: Path, calib_spec: str | None, seed: int | None,
+                       calib_samples: int) -> QuantizeReport:
+    from tinyml.train.trainer import data_for, score
+
+    data: Dataset = data_for(fm.meta, calib_spec, seed)
+    splits, onnx_info = _onnx_layout(fm, {k: getattr(data, k) for k in ("x_train", "x_val", "x_test")})
+    for split, value in splits.items():
+        setattr(data, split, value)
+    if onnx_info is not None:
+        onnx_info["max_relative_error_vs_onnx"] = fm.onnx.verify(data.x_test)
+    _check_shape(fm, data.input_shape, f"data {data.name}")
+    calib = data.x_train[np.random.default_rng(0).permutation(len(data.x_train))[:calib_samples]]
+    tflite = fm.to_int8(calib)
+    _write_tflite(out_path, tflite)
     float_acc = score(data.task, data.y_test, fm.predict(data.x_test), data.x_test)
     ev = evaluate_int8(out_path, data.x_test, data.y_test, data.task)
     features = None
@@ -232,13 +390,10 @@ def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *,
         features = data.features
     reference = stats_path(out_path)  # the field monitor's reference, binned exactly as the device bins
     reference_statistics(out_path, quantize_inputs(data.x_train, ev.input_scale, ev.input_zero_point), out=reference)
-    report = QuantizeReport(str(model_path), str(out_path), data.info(), ev.metric, float_acc, ev.int8, ev.host_c,
+    report = QuantizeReport(str(fm.path), str(out_path), data.info(), ev.metric, float_acc, ev.int8, ev.host_c,
                             ev.host_equals_tflite, ev.samples, len(calib), len(tflite), features, onnx_info,
                             str(reference))
     if features:
         (out_path.with_suffix(".features.json")).write_text(json.dumps(features, indent=2) + "\n")
     out_path.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    if not ev.host_equals_tflite:
-        raise TinymlError(f"the compiled C disagrees with the TFLite interpreter on {out_path} "
-                          f"({ev.host_c:.4f} vs {ev.int8:.4f}): please report this model", MISMATCH)
     return report

@@ -42,6 +42,7 @@ def setup_tf(seed: int) -> None:
     except RuntimeError:
         pass  # already initialised in this process
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()  # same seed, same weights: `tinyml reproduce` relies on it
 
 
 def metric_name(task: str) -> str:

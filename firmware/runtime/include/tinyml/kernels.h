@@ -104,6 +104,26 @@ typedef struct {
 
 void tm_mul_s8(const tm_mul_params *p, const tm_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *output);
 
+/* SUB runs tm_add_s8 with b_multiplier negated (TFLite's int8 SUB is its ADD with input 2's multiplier negated).
+ * SQUARED_DIFFERENCE takes ADD's parameters: left_shift 7, the output multiplier of (2 * max input scale)^2 /
+ * (2^14 * output scale). */
+void tm_squared_difference_s8(const tm_add_params *p, const tm_broadcast *bc, const int8_t *a, const int8_t *b,
+                              int8_t *output);
+
+/* MAXIMUM and MINIMUM compare the stored values (TFLite does not requantize them). */
+void tm_maximum_s8(const tm_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *output);
+void tm_minimum_s8(const tm_broadcast *bc, const int8_t *a, const int8_t *b, int8_t *output);
+
+typedef struct {
+  int32_t input_offset, alpha_offset, output_offset;  /* minus the input's and alpha's zero points; output's */
+  int32_t positive_multiplier, positive_shift;         /* input_scale / output_scale */
+  int32_t negative_multiplier, negative_shift;         /* input_scale * alpha_scale / output_scale */
+} tm_prelu_params;
+
+/* PRELU: alpha broadcast to the input (bc's b strides). */
+void tm_prelu_s8(const tm_prelu_params *p, const tm_broadcast *bc, const int8_t *input, const int8_t *alpha,
+                 int8_t *output);
+
 /* Softmax over the last dimension; exp_table[i] = expf(-input_scale * beta * (255 - i)) computed at generation time. */
 typedef struct {
   int32_t rows, depth;
@@ -113,6 +133,9 @@ typedef struct {
 } tm_softmax_params;
 
 void tm_softmax_s8(const tm_softmax_params *p, const int8_t *input, int8_t *output);
+
+/* L2_NORMALIZATION of each of `rows` rows of `depth` values; the output scale is 1/128, zero point 0. */
+void tm_l2_normalization_s8(int32_t rows, int32_t depth, int32_t zero_point, const int8_t *input, int8_t *output);
 
 /* Any elementwise int8 -> int8 function as a 256-entry table indexed by (uint8_t)x. May run in place. */
 void tm_lut_s8(const int8_t *table, int32_t size, const int8_t *input, int8_t *output);
@@ -127,6 +150,41 @@ void tm_pad_s8(const tm_dims *in_dims, const int32_t before[4], int32_t value, c
 
 /* Byte copy for layout-only operators whose output cannot share the input's buffer. */
 void tm_copy(const void *input, int32_t bytes, void *output);
+
+/* A box of int8 elements copied from input to output: element (i0, ..., i5) goes from
+ * input[sum i_d * src_stride[d]] to output[sum i_d * dst_stride[d]]; strides in elements, may be negative. The
+ * data-movement operators (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, PACK, UNPACK, DEPTH_TO_SPACE,
+ * SPACE_TO_DEPTH) are each one or more such boxes. */
+#define TM_COPY_DIMS 6
+typedef struct {
+  int32_t count[TM_COPY_DIMS];
+  int32_t src_stride[TM_COPY_DIMS], dst_stride[TM_COPY_DIMS];
+} tm_copy_box;
+
+void tm_strided_copy_s8(const tm_copy_box *box, const int8_t *input, int8_t *output);
+
+/* GATHER: the input as [outer, axis, inner]; output [outer, count, inner] with the runs at the int32 `indices`. */
+void tm_gather_s8(int32_t outer, int32_t axis, int32_t inner, int32_t count, const int32_t *indices,
+                  const int8_t *input, int8_t *output);
+
+/* RESIZE_NEAREST_NEIGHBOR: output (n, y, x, :) = input (n, rows[y], cols[x], :). */
+typedef struct {
+  tm_dims in;
+  int32_t out_h, out_w;
+  const int32_t *rows, *cols;  /* out_h and out_w source indices */
+} tm_resize_nearest_params;
+
+void tm_resize_nearest_s8(const tm_resize_nearest_params *p, const int8_t *input, int8_t *output);
+
+/* RESIZE_BILINEAR: per output row (rows) and column (cols) three int32: the two source indices and the second's
+ * weight in 1/1024 (the first's is 1024 minus it). */
+typedef struct {
+  tm_dims in;
+  int32_t out_h, out_w;
+  const int32_t *rows, *cols;  /* 3 * out_h and 3 * out_w values */
+} tm_resize_bilinear_params;
+
+void tm_resize_bilinear_s8(const tm_resize_bilinear_params *p, const int8_t *input, int8_t *output);
 
 /* Mean over any set of dimensions of a rank <= 4 tensor padded at the front to 4-D. Each output is
  * clamp(requantize(sum - input_sum_offset) + output_offset); outputs follow the input's order with the averaged
@@ -143,52 +201,73 @@ typedef struct {
 
 void tm_mean_s8(const tm_mean_params *p, const int8_t *input, int8_t *output);
 
+/* SUM over the dimensions flagged in reduce[] (outputs ordered as tm_mean_s8's), finished in float32 as TFLite does:
+ * clamp(roundf((float)sum * scale + bias) + output_zero_point). */
+typedef struct {
+  int32_t dims[4];
+  int32_t reduce[4];
+  float scale, bias;           /* input_scale / output_scale; -input_zero_point * scale * count */
+  int32_t output_zero_point;
+} tm_sum_params;
+
+void tm_sum_s8(const tm_sum_params *p, const int8_t *input, int8_t *output);
+
+/* REDUCE_MAX over the dimensions flagged in reduce[] of a rank <= 4 tensor padded at the front to 4-D; outputs in
+ * the input's order with the reduced dimensions removed. */
+typedef struct {
+  int32_t dims[4];
+  int32_t reduce[4];
+} tm_reduce_params;
+
+void tm_reduce_max_s8(const tm_reduce_params *p, const int8_t *input, int8_t *output);
+
+/* ARG_MAX: the input as [outer, axis, inner]; output [outer, inner] int32 indices of the first largest value. */
+void tm_arg_max_s8(int32_t outer, int32_t axis, int32_t inner, const int8_t *input, int32_t *output);
+
 /* Any convolution kernel with tm_conv2d_s8's signature (it must compute any valid shape, batch 1). */
 typedef void (*tm_conv_kernel)(const tm_conv_params *p, const tm_channel_quant *q,
                                const tm_dims *in_dims, const int8_t *input,
                                const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                                const tm_dims *out_dims, int8_t *output);
 
+/* An in-place convolution's rows (both wrappers, tm_conv_inplace_s8 and tm_conv_inplace_dsp_s8), as the generator
+ * stores them: the ring, the order, and the convolution's own vertical geometry. */
 typedef struct {
-  int32_t ring_rows;           /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds */
-  int32_t backward;            /* 1: compute rows from the last to the first */
+  int32_t ring_rows;  /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds */
+  int32_t backward;   /* 1: compute rows from the last to the first */
+  int32_t stride_h, pad_h;  /* the convolution's */
+  int32_t reach;      /* (kernel_h - 1) * dilation_h: input rows a window spans below its top row */
 } tm_inplace_params;
 
-/* The in-place schedule shared by tm_conv_inplace_s8 and tm_conv_inplace_dsp_s8: output rows computed into a ring
- * of ring_rows rows wait there until their place in the output holds no input bytes a later row reads. */
-typedef struct {
-  int32_t rows, in_h, in_row, out_row;  /* output rows; input rows; bytes per input and output row */
-  int32_t ring_rows, backward, stride_h, pad_h, reach;  /* reach: (kernel_h - 1) * dilation_h */
-  const int8_t *input;
-  int8_t *output, *ring;
-  int32_t pending;  /* rows computed into the ring, not copied out yet */
-} tm_inplace_state;
-
-/* After computing output row oy (the k-th row computed) into the ring: copy out, with `copy`, every pending row
- * whose place no row still to compute reads. */
-static inline void tm_inplace_flush(tm_inplace_state *s, int32_t k, int32_t oy,
-                                    void (*copy)(int8_t *to, const int8_t *from, int32_t n)) {
+/* The in-place schedule both wrappers share: output row oy, the k-th row computed, has just gone into the ring,
+ * where `pending` rows (oy's included) wait. Copies out, with `copy`, every pending row whose place in the output
+ * holds no input bytes a row still to compute reads; returns the rows still pending. `rows` output rows of
+ * out_row bytes, in_h input rows of in_row bytes. No state struct: one kept across the row kernel's call would sit on
+ * the stack under the kernel's frame (the peak stack is their sum), so the geometry is read where it already is. */
+static inline int32_t tm_inplace_flush(const tm_inplace_params *r, int32_t rows, int32_t in_h, int32_t in_row,
+                                       int32_t out_row, const int8_t *input, int8_t *output, const int8_t *ring,
+                                       int32_t pending, int32_t k, int32_t oy,
+                                       void (*copy)(int8_t *to, const int8_t *from, int32_t n)) {
   int32_t lo = 0, hi = 0; /* input rows [lo, hi) that the rows still to compute read */
-  ++s->pending;
-  if (k < s->rows - 1) {
-    if (!s->backward) {
-      lo = (oy + 1) * s->stride_h - s->pad_h;
-      lo = lo < 0 ? 0 : (lo > s->in_h ? s->in_h : lo);
-      hi = s->in_h;
+  if (k < rows - 1) {
+    if (!r->backward) {
+      lo = (oy + 1) * r->stride_h - r->pad_h;
+      lo = lo < 0 ? 0 : (lo > in_h ? in_h : lo);
+      hi = in_h;
     } else {
-      hi = (oy - 1) * s->stride_h - s->pad_h + s->reach + 1;
-      hi = hi < 0 ? 0 : (hi > s->in_h ? s->in_h : hi);
+      hi = (oy - 1) * r->stride_h - r->pad_h + r->reach + 1;
+      hi = hi < 0 ? 0 : (hi > in_h ? in_h : hi);
     }
   }
-  const uintptr_t need_lo = (uintptr_t)s->input + (uintptr_t)lo * (uintptr_t)s->in_row;
-  const uintptr_t need_hi = (uintptr_t)s->input + (uintptr_t)hi * (uintptr_t)s->in_row;
-  while (s->pending > 0) {
-    const int32_t row = s->backward ? oy + s->pending - 1 : oy - s->pending + 1;
-    const uintptr_t dst = (uintptr_t)s->output + (uintptr_t)row * (uintptr_t)s->out_row;
-    if (lo < hi && dst < need_hi && need_lo < dst + (uintptr_t)s->out_row) break;
-    copy(s->output + row * s->out_row, s->ring + (row % s->ring_rows) * s->out_row, s->out_row);
-    --s->pending;
+  const uintptr_t need_lo = (uintptr_t)input + (uintptr_t)lo * (uintptr_t)in_row;
+  const uintptr_t need_hi = (uintptr_t)input + (uintptr_t)hi * (uintptr_t)in_row;
+  for (; pending > 0; --pending) {
+    const int32_t row = r->backward ? oy + pending - 1 : oy - pending + 1;
+    const uintptr_t dst = (uintptr_t)output + (uintptr_t)row * (uintptr_t)out_row;
+    if (lo < hi && dst < need_hi && need_lo < dst + (uintptr_t)out_row) break;
+    copy(output + row * out_row, ring + (row % r->ring_rows) * out_row, out_row);
   }
+  return pending;
 }
 
 /* `kernel` run row by row over an output that overlaps its input (the input dies with it); pending rows wait in

@@ -37,7 +37,8 @@ enum {
   TM_V_FC_PER_CHANNEL = 1 << 13, /* tm_fc_dsp_params.per_channel = 1 */
   TM_V_FC_PER_TENSOR = 1 << 14,
   TM_V_DW_WIDE = 1 << 15,        /* tm_dw_dsp_params.wide = 1 */
-  TM_V_DW_NARROW = 1 << 16
+  TM_V_DW_NARROW = 1 << 16,
+  TM_V_CONV_ODD = 1 << 18        /* a convolution with an odd number of output channels (the last one alone) */
 };
 #ifndef TM_VARIANTS
 #define TM_VARIANTS (~0u)
@@ -258,22 +259,19 @@ typedef void (*tm_dsp_row_kernel)(const void *p, const tm_dsp_requant *rq, const
                                   const int8_t *input, const tm_dims *filter_dims, const void *weights,
                                   const int32_t *bias, const tm_dims *out_dims, int8_t *output, void *scratch,
                                   int32_t row0, int32_t row1);
-typedef struct {
-  int32_t ring_rows, backward;
-  int32_t stride_h, pad_h, reach;  /* reach: (kernel_h - 1) * dilation_h */
-} tm_inplace_dsp_params;
+/* Its parameters are the in-place schedule's rows (tinyml/kernels.h), stored by the generator. */
 
-void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_params *ip, const void *p,
+void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_params *ip, const void *p,
                             const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
                             const tm_dims *filter_dims, const void *weights, const int32_t *bias,
                             const tm_dims *out_dims, int8_t *output, int8_t *ring, void *scratch);
 
 /* The ring (ring_rows output rows of out_dims as passed, word-aligned), then the row kernel's own scratch. */
-static inline int32_t tm_conv_inplace_dsp_s8_ring_bytes(const tm_inplace_dsp_params *ip, const tm_dims *out_dims) {
+static inline int32_t tm_conv_inplace_dsp_s8_ring_bytes(const tm_inplace_params *ip, const tm_dims *out_dims) {
   return tm_dsp_round4(ip->ring_rows * out_dims->w * out_dims->c);
 }
 
-static inline int32_t tm_conv_inplace_dsp_s8_scratch_bytes(const tm_inplace_dsp_params *ip, const tm_dims *out_dims,
+static inline int32_t tm_conv_inplace_dsp_s8_scratch_bytes(const tm_inplace_params *ip, const tm_dims *out_dims,
                                                            int32_t kernel_scratch_bytes) {
   return tm_conv_inplace_dsp_s8_ring_bytes(ip, out_dims) + kernel_scratch_bytes;
 }

@@ -10,12 +10,13 @@ typedef struct {
   int32_t conv_is_first;
   const int8_t *skip;
   int8_t *output;
+  int32_t i;  /* the next element */
 } fused_add;
 
-static inline void add_skip(void *ctx, int32_t i, int32_t conv) {
-  const fused_add *f = (const fused_add *)ctx;
-  const int32_t skip = f->skip[i];
-  f->output[i] = tm_add_one_s8(f->add, f->conv_is_first ? conv : skip, f->conv_is_first ? skip : conv);
+static inline void add_skip(void *ctx, int32_t conv) {
+  fused_add *f = (fused_add *)ctx;
+  const int32_t skip = f->skip[f->i];
+  f->output[f->i++] = tm_add_one_s8(f->add, f->conv_is_first ? conv : skip, f->conv_is_first ? skip : conv);
 }
 
 void tm_conv2d_add_s8(const tm_conv_params *p, const tm_channel_quant *q,
@@ -23,6 +24,6 @@ void tm_conv2d_add_s8(const tm_conv_params *p, const tm_channel_quant *q,
                       const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                       const tm_dims *out_dims, const tm_add_params *add, int32_t conv_is_first,
                       const int8_t *skip, int8_t *output) {
-  fused_add f = {add, conv_is_first, skip, output};
-  tm_conv_outputs(p, q, in_dims, input, filter_dims, filter, bias, out_dims, 0, add_skip, &f);
+  fused_add f = {add, conv_is_first, skip, output, 0};
+  tm_conv_outputs(p, q, in_dims, input, filter_dims, filter, bias, out_dims, add_skip, &f);
 }

@@ -28,16 +28,17 @@ static void copy_row(int8_t *to, const int8_t *from, int32_t n) {
   for (; i < n; ++i) to[i] = from[i];
 }
 
-void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_dsp_params *ip, const void *p,
+void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_params *ip, const void *p,
                             const tm_dsp_requant *rq, const tm_dims *in_dims, const int8_t *input,
                             const tm_dims *filter_dims, const void *weights, const int32_t *bias,
                             const tm_dims *out_dims, int8_t *output, int8_t *ring, void *scratch) {
-  tm_inplace_state s = {out_dims->h, in_dims->h, in_dims->w * in_dims->c, out_dims->w * out_dims->c, ip->ring_rows,
-                        ip->backward, ip->stride_h, ip->pad_h, ip->reach, input, output, ring, 0};
-  for (int32_t k = 0; k < s.rows; ++k) {
-    const int32_t oy = ip->backward ? s.rows - 1 - k : k;
-    kernel(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, ring + (oy % ip->ring_rows) * s.out_row,
+  const int32_t rows = out_dims->h, in_h = in_dims->h, in_row = in_dims->w * in_dims->c;
+  const int32_t out_row = out_dims->w * out_dims->c;
+  int32_t pending = 0;
+  for (int32_t k = 0; k < rows; ++k) {
+    const int32_t oy = ip->backward ? rows - 1 - k : k;
+    kernel(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, ring + (oy % ip->ring_rows) * out_row,
            scratch, oy, oy + 1);
-    tm_inplace_flush(&s, k, oy, copy_row);
+    pending = tm_inplace_flush(ip, rows, in_h, in_row, out_row, input, output, ring, pending + 1, k, oy, copy_row);
   }
 }

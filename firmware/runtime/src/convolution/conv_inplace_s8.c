@@ -17,16 +17,15 @@ void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, cons
                         const tm_channel_quant *q, const tm_dims *in_dims, const int8_t *input,
                         const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                         const tm_dims *out_dims, int8_t *output, int8_t *ring) {
-  const int32_t in_row = in_dims->w * in_dims->c, in_h = in_dims->h;
-  tm_inplace_state s = {out_dims->h, in_h, in_row, out_dims->w * out_dims->c, ip->ring_rows, ip->backward,
-                        p->stride_h, p->pad_h, (filter_dims->h - 1) * p->dilation_h, input, output, ring, 0};
+  const int32_t in_row = in_dims->w * in_dims->c, in_h = in_dims->h, out_row = out_dims->w * out_dims->c;
   tm_conv_params rp = *p;
   tm_dims window = *in_dims, one = *out_dims;
   window.n = 1;
   one.n = 1;
   one.h = 1;
-  for (int32_t k = 0; k < s.rows; ++k) {
-    const int32_t oy = ip->backward ? s.rows - 1 - k : k;
+  int32_t pending = 0;
+  for (int32_t k = 0; k < out_dims->h; ++k) {
+    const int32_t oy = ip->backward ? out_dims->h - 1 - k : k;
     const int32_t top = oy * p->stride_h - p->pad_h;
     const int8_t *src = input;
     if (top >= 0) {
@@ -37,7 +36,8 @@ void tm_conv_inplace_s8(tm_conv_kernel kernel, const tm_inplace_params *ip, cons
       rp.pad_h = -top;
       window.h = in_h;
     }
-    kernel(&rp, q, &window, src, filter_dims, filter, bias, &one, ring + (oy % ip->ring_rows) * s.out_row);
-    tm_inplace_flush(&s, k, oy, copy_bytes);
+    kernel(&rp, q, &window, src, filter_dims, filter, bias, &one, ring + (oy % ip->ring_rows) * out_row);
+    pending = tm_inplace_flush(ip, out_dims->h, in_h, in_row, out_row, input, output, ring, pending + 1, k, oy,
+                               copy_bytes);
   }
 }

@@ -1,4 +1,5 @@
-/* Private to the elementwise kernels (add_s8.c, mul_s8.c): their broadcasting loop. Not part of the runtime's API. */
+/* Private to the elementwise kernels (add_s8.c, mul_s8.c, squared_difference_s8.c, prelu_s8.c, maximum_s8.c,
+ * minimum_s8.c): their broadcasting loop. Not part of the runtime's API. */
 #ifndef TINYML_BROADCAST_H
 #define TINYML_BROADCAST_H
 #include "tinyml/kernels.h"

@@ -127,13 +127,12 @@ def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
         return low
     p = f"op{op.index}"
     row_width = out_row // out_c  # output pixels per ring row
+    params = Decl("tm_inplace_params", f"{p}_ip", (ring, int(backward), stride, pad, reach))
     if dsp:
         ring_bytes = scratch.conv_inplace_dsp_s8_ring_bytes(ring, row_width, out_c)
-        params = Decl("tm_inplace_dsp_params", f"{p}_ip", (ring, int(backward), stride, pad, reach))
         call_args = (*args, Scratch("int8_t"), Scratch(offset=ring_bytes))
         scratch_bytes = scratch.conv_inplace_dsp_s8_scratch_bytes(ring, row_width, out_c, low.scratch_bytes)
     else:
-        params = Decl("tm_inplace_params", f"{p}_ip", (ring, int(backward)))
         call_args = (*args, Scratch("int8_t"))
         scratch_bytes = scratch.conv_inplace_s8_scratch_bytes(ring, row_width, out_c)
     call = Call(variant.inplace_driver, (Sym(variant.row_kernel), Ref(params.name), *call_args))

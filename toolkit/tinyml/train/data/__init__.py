@@ -7,7 +7,7 @@
   `y` is 0 for normal and 1 for anomalous;
 - a folder of WAV files, one sub-folder per class (`data/yes/*.wav`, ...), optionally one more level naming the
   group (`data/yes/SPEAKER/*.wav`): resampled to 16 kHz and turned into MFCCs by the same extractor as the `kws`
-  set (`tinyml.train.data.features`).
+  set (`tinyml.features`).
 
 Every data set is versioned by `content_hash` (SHA-256 of its arrays and class names, before splitting and before
 any seed-dependent normalisation) and split 70/15/15 into train/validation/test with `seed` recorded: by group
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from tinyml.errors import TinymlError
+from tinyml.features import FeatureParams, extract
 from tinyml.paths import cache_dir
 from tinyml.train.data import leakage, manifest
-from tinyml.train.data.features import FeatureParams, extract
 from tinyml.train.data.splits import SPLIT, folds, group_split, random_split
 
 GENERATOR_VERSION = 1
@@ -128,6 +128,22 @@ VIBRATION_FEATURES = FeatureParams(sample_rate=8000, clip_samples=2560, window=5
                                    fmin=0.0, fmax=4000.0, n_mfcc=0)
 
 
+def builtin_signals(name: str, small: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The raw signals of the built-in `kws` or `vibration` set (float32 at the features' sample rate), labels and
+    class names, in the version's order (`Dataset.index` selects a split): what a device's sensor streams."""
+    from tinyml.train.data import synth
+
+    if name == "kws":
+        per_class = 30 if small else 120
+        gen = _cached(f"kws-v{GENERATOR_VERSION}-{per_class}-s0", lambda: dict(zip(
+            ("audio", "y", "classes"), (lambda a, b, c: (a, b, np.array(c)))(*synth.kws_audio(0, per_class)))))
+        return gen["audio"], gen["y"], [str(c) for c in gen["classes"]]
+    if name == "vibration":
+        normal, faulty = (300, 100) if small else (1000, 300)
+        return synth.vibration_signals(0, normal, faulty)
+    raise TinymlError(f"the built-in data set '{name}' has no raw signals (kws and vibration have)")
+
+
 def _builtin(name: str, small: bool) -> _Raw:
     from tinyml.train.data import synth
 
@@ -135,15 +151,11 @@ def _builtin(name: str, small: bool) -> _Raw:
         x, y, classes = synth.digits()
         return _Raw(x, y, classes, "classification")
     if name == "kws":
-        per_class = 30 if small else 120
-        gen = _cached(f"kws-v{GENERATOR_VERSION}-{per_class}-s0", lambda: dict(zip(
-            ("audio", "y", "classes"), (lambda a, b, c: (a, b, np.array(c)))(*synth.kws_audio(0, per_class)))))
-        return _Raw(extract(gen["audio"], KWS_FEATURES, normalise=False), gen["y"],
-                    [str(c) for c in gen["classes"]], "classification", synth.kws_groups(0, per_class), "voice",
-                    KWS_FEATURES)
+        audio, y, classes = builtin_signals(name, small)
+        return _Raw(extract(audio, KWS_FEATURES, normalise=False), y, classes, "classification",
+                    synth.kws_groups(0, 30 if small else 120), "voice", KWS_FEATURES)
     if name == "vibration":
-        normal, faulty = (300, 100) if small else (1000, 300)
-        audio, y, classes = synth.vibration_signals(0, normal, faulty)
+        audio, y, classes = builtin_signals(name, small)
         return _Raw(extract(audio, VIBRATION_FEATURES, normalise=False), y, classes, "anomaly",
                     synth.vibration_machines(len(y)), "machine", VIBRATION_FEATURES, flatten=True)
     if name == "gesture":

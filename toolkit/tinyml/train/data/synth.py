@@ -6,7 +6,7 @@
 - vibration: synthetic machine vibration (shaft harmonics, gear mesh with sidebands, broadband noise); anomalies
   are bearing-fault impulse trains exciting a resonance, imbalance and mechanical looseness.
 - gesture: synthetic 3-axis accelerometer windows (128 samples at 50 Hz) of six gestures.
-Raw waveforms are returned; features (log-mel / MFCC) are computed by `tinyml.train.data.features`. Each
+Raw waveforms are returned; features (log-mel / MFCC) are computed by `tinyml.features`. Each
 generator also records the group of every sample (`kws_groups`: the speaking voice; `vibration_machines`;
 `gesture_subjects`), which the grouped split keeps in one split.
 """

@@ -5,7 +5,20 @@ from collections.abc import Callable
 
 from tinyml.compiler.codegen.context import LoweringContext
 from tinyml.compiler.codegen.lowered import Lowered
-from tinyml.compiler.codegen.ops import activation, conv, elementwise, fully_connected, fused, layout, pool, reduce
+from tinyml.compiler.codegen.ops import (
+    activation,
+    activation_tables,
+    binary,
+    conv,
+    elementwise,
+    fully_connected,
+    fused,
+    layout,
+    movement,
+    pool,
+    reduce,
+    resize,
+)
 from tinyml.compiler.ir.graph import Operator
 
 Lowering = Callable[[Operator, LoweringContext], Lowered]
@@ -33,6 +46,30 @@ LOWERINGS: dict[str, Lowering] = {
     "PAD": layout.lower_pad,
     "PADV2": layout.lower_pad,
     "MEAN": reduce.lower_mean,
+    "LEAKY_RELU": activation_tables.lower_leaky_relu,
+    "HARD_SWISH": activation_tables.lower_hard_swish,
+    "SUB": binary.lower_sub,
+    "SQUARED_DIFFERENCE": binary.lower_squared_difference,
+    "MINIMUM": binary.lower_minimum,
+    "MAXIMUM": binary.lower_maximum,
+    "PRELU": binary.lower_prelu,
+    "TRANSPOSE": movement.lower_transpose,
+    "SLICE": movement.lower_slice,
+    "STRIDED_SLICE": movement.lower_strided_slice,
+    "SPLIT": movement.lower_split,
+    "SPLIT_V": movement.lower_split_v,
+    "PACK": movement.lower_pack,
+    "UNPACK": movement.lower_unpack,
+    "DEPTH_TO_SPACE": movement.lower_depth_to_space,
+    "SPACE_TO_DEPTH": movement.lower_space_to_depth,
+    "SUM": reduce.lower_sum,
+    "REDUCE_MAX": reduce.lower_reduce_max,
+    "ARG_MAX": reduce.lower_arg_max,
+    "GATHER": movement.lower_gather,
+    "RESIZE_NEAREST_NEIGHBOR": resize.lower_resize_nearest_neighbor,
+    "RESIZE_BILINEAR": resize.lower_resize_bilinear,
+    "L2_NORMALIZATION": activation_tables.lower_l2_normalization,
+    "EXP": activation_tables.lower_exp,
     "CONV_2D_ADD": fused.lower_conv2d_add,  # internal: CONV_2D + ADD fused by tinyml.compiler.codegen.fuse
 }
 INTERNAL_OPS = ("CONV_2D_ADD",)

@@ -94,3 +94,10 @@ def broadcast_strides(a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ..
 def dims_decls(p: str, x: Tensor, w: Tensor, y: Tensor) -> tuple[Decl, ...]:
     """The tm_dims of a convolution's input, filter and output."""
     return tuple(Decl("tm_dims", f"{p}_{name}", dims4(t.shape)) for name, t in (("in", x), ("filter", w), ("out", y)))
+
+
+def require_version(ctx: LoweringContext, op: Operator, accepted: tuple[int, ...], t: Tensor) -> None:
+    """Refuse operator versions tinyml was not tested on (a newer converter may change the semantics)."""
+    if op.version not in accepted:
+        raise ctx.fail(op, f"{op.opcode} version {op.version} (output tensor {t.index} '{t.name}') is not supported; "
+                           f"tinyml compiles {op.opcode} version {', '.join(map(str, accepted))}")

@@ -221,7 +221,7 @@ def conv2d_weights(op: Operator, ctx: LoweringContext, variant: Variant, x: Tens
                                                         x.zero_point, int(direct), int(wide))),
              *dims_decls(p, x, w, y))
     bits = frozenset({_output_variant(table, act_min, act_max), "TM_V_CONV_WIDE" if wide else "TM_V_CONV_NARROW",
-                      "TM_V_CONV_DIRECT" if direct else "TM_V_CONV_IM2COL"})
+                      "TM_V_CONV_DIRECT" if direct else "TM_V_CONV_IM2COL", *(["TM_V_CONV_ODD"] if out_c % 2 else [])})
     return ConvDsp(decls, weights_arg, Sym(folded.name),
                    kernel_scratch.conv2d_s8_dsp_scratch_bytes(kh, kw, in_c, direct), bits, (weights, folded))
 

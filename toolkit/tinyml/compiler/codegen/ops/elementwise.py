@@ -34,11 +34,13 @@ def _inplace(op: Operator, a, b, y) -> int | None:
     return None
 
 
-def add_params(a, b, y, act_min: int, act_max: int) -> str:
-    """C initializer of tm_add_params for int8 a + b -> y (TFLite's arithmetic); also used by CONV_2D_ADD."""
+def add_params(a, b, y, act_min: int, act_max: int, negate_b: bool = False) -> str:
+    """C initializer of tm_add_params for int8 a + b -> y (TFLite's arithmetic); also used by CONV_2D_ADD, and by
+    SUB with `negate_b` (TFLite's int8 SUB is its ADD with input 2's multiplier negated)."""
     twice_max = 2.0 * float(max(F32(a.scale), F32(b.scale)))
     ma, sa = quantize_multiplier(a.scale / twice_max)
     mb, sb = quantize_multiplier(b.scale / twice_max)
+    mb = -mb if negate_b else mb
     mo, so = quantize_multiplier(twice_max / float(F32(1 << ADD_LEFT_SHIFT) * F32(y.scale)))
     return (f"{{{ADD_LEFT_SHIFT}, {-a.zero_point}, {ma}, {sa}, {-b.zero_point}, {mb}, {sb}, {y.zero_point}, "
             f"{mo}, {so}, {act_min}, {act_max}}}")

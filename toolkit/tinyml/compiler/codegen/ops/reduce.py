@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyml.compiler.codegen.context import LoweringContext, dims4
-from tinyml.compiler.codegen.lowered import Call, Decl, Lowered, Ref
-from tinyml.compiler.codegen.ops.common import require_const, require_int8
+from tinyml.compiler.codegen.context import LoweringContext, c_float, dims4
+from tinyml.compiler.codegen.lowered import Call, Decl, Lit, Lowered, Ref
+from tinyml.compiler.codegen.ops.common import require_const, require_int8, require_version
 from tinyml.compiler.codegen.quant import quantize_multiplier
-from tinyml.compiler.ir.graph import Operator
+from tinyml.compiler.ir.graph import Operator, Tensor
 
 F32 = np.float32
 SIMD_CHANNELS = 16  # channels per iteration of TFLite's vectorized H,W mean
 
 
-def lower_mean(op: Operator, ctx: LoweringContext) -> Lowered:
+def reduce_operands(op: Operator, ctx: LoweringContext) -> tuple[Tensor, Tensor, list[int], list[int], int]:
+    """The input, output, NHWC-padded input shape, reduced-dimension flags and element count per output of a
+    MEAN, SUM or REDUCE_MAX (its axes a constant tensor: negative, repeated or none)."""
     x, axis_t, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
     require_int8(ctx, op, x, y)
     if x.quant.per_channel or y.quant.per_channel:
@@ -49,16 +51,22 @@ def lower_mean(op: Operator, ctx: LoweringContext) -> Lowered:
         a %= rank
         if a not in axes:
             axes.append(a)
-    keep_dims = bool(op.options.get("keepDims", False))
-
     pad = 4 - rank
-    dims = dims4(x.shape)
     reduce = [0, 0, 0, 0]
     for a in axes:
         reduce[a + pad] = 1
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64)) if axes else 1
     if count >= 1 << 24:
-        raise ctx.fail(op, f"averaging {count} elements may overflow the int32 sum")
+        raise ctx.fail(op, f"reducing {count} elements may overflow the int32 sum")
+    return x, y, list(dims4(x.shape)), reduce, count
+
+
+def lower_mean(op: Operator, ctx: LoweringContext) -> Lowered:
+    x, y, dims, reduce, count = reduce_operands(op, ctx)
+    axes = [d - (4 - len(x.shape)) for d in range(4) if reduce[d]]
+    keep_dims = bool(op.options.get("keepDims", False))
+    rank = len(x.shape)
+
     in_scale, out_scale = F32(x.scale), F32(y.scale)
 
     if keep_dims and rank == 4 and sorted(axes) == [1, 2]:
@@ -85,3 +93,58 @@ def lower_mean(op: Operator, ctx: LoweringContext) -> Lowered:
                                                     output_offset, round_up_channels)),)
     call = Call("tm_mean_s8", (Ref(f"{p}_params"), ctx.data(x), ctx.activation(y)))
     return Lowered(kernels=("reduce/mean_s8.c",), decls=decls, calls=(call,))
+
+
+def _require_output_shape(op: Operator, ctx: LoweringContext, x: Tensor, y: Tensor, reduce: list[int]) -> None:
+    pad = 4 - len(x.shape)
+    kept = [d for k, d in enumerate(x.shape) if not reduce[k + pad]]
+    if int(np.prod(kept, dtype=np.int64)) != y.size:
+        raise ctx.fail(op, f"output {list(y.shape)} does not follow from reducing input {list(x.shape)}")
+
+
+def lower_sum(op: Operator, ctx: LoweringContext) -> Lowered:
+    """SUM: TFLite's QuantizedMeanOrSum with compute_sum finishes the int32 sums in float32 (checked against the
+    interpreter; its integer multiplier path differs by one in about a tenth of the outputs):
+    clamp(round(sum * scale + bias) + out_zp), scale = in_scale / out_scale, bias = -in_zp * scale * count. With
+    equal quantization the interpreter takes its generic path, whose bytes are the same."""
+    x, y, dims, reduce, count = reduce_operands(op, ctx)
+    require_version(ctx, op, (2,), y)
+    _require_output_shape(op, ctx, x, y, reduce)
+    scale = F32(F32(x.scale) / F32(y.scale))
+    bias = F32(F32(F32(-x.zero_point) * scale) * F32(count))
+    p = f"op{op.index}"
+    decls = (Decl("tm_sum_params", f"{p}_params", (tuple(dims), tuple(reduce), c_float(scale), c_float(bias),
+                                                   y.zero_point)),)
+    call = Call("tm_sum_s8", (Ref(f"{p}_params"), ctx.data(x), ctx.activation(y)))
+    return Lowered(kernels=("reduce/sum_s8.c",), decls=decls, calls=(call,))
+
+
+def lower_reduce_max(op: Operator, ctx: LoweringContext) -> Lowered:
+    """REDUCE_MAX: the largest stored value (the interpreter compares int8 values; output and input share one
+    quantization)."""
+    x, y, dims, reduce, _ = reduce_operands(op, ctx)
+    require_version(ctx, op, (2,), y)
+    _require_output_shape(op, ctx, x, y, reduce)
+    p = f"op{op.index}"
+    decls = (Decl("tm_reduce_params", f"{p}_params", (tuple(dims), tuple(reduce))),)
+    call = Call("tm_reduce_max_s8", (Ref(f"{p}_params"), ctx.data(x), ctx.activation(y)))
+    return Lowered(kernels=("reduce/reduce_max_s8.c",), decls=decls, calls=(call,))
+
+
+def lower_arg_max(op: Operator, ctx: LoweringContext) -> Lowered:
+    """ARG_MAX over one constant axis: the index of the first largest int8 value, as int32."""
+    x, axis_t, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
+    require_version(ctx, op, (2,), y)
+    require_int8(ctx, op, x)
+    require_const(ctx, op, axis_t, "axis")
+    if y.dtype != "int32":
+        raise ctx.fail(op, f"output '{y.name}' is {y.dtype}; only int32 indices are supported")
+    if axis_t.size != 1 or not -len(x.shape) <= int(axis_t.data.reshape(-1)[0]) < len(x.shape):
+        raise ctx.fail(op, f"axis {axis_t.data.reshape(-1).tolist()} does not fit input {list(x.shape)}")
+    axis = int(axis_t.data.reshape(-1)[0]) % len(x.shape)
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    if y.size != outer * inner or x.size == 0:
+        raise ctx.fail(op, f"output {list(y.shape)} does not follow from input {list(x.shape)} on axis {axis}")
+    call = Call("tm_arg_max_s8", (Lit(outer), Lit(x.shape[axis]), Lit(inner), ctx.data(x), ctx.activation(y)))
+    return Lowered(kernels=("reduce/arg_max_s8.c",), calls=(call,))

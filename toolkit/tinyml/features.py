@@ -1,7 +1,9 @@
 """The one audio feature extractor (numpy): framing, Hann window, power spectrum, mel filter bank, log, DCT-II.
 
 Its parameters (`FeatureParams`) are saved next to every trained model (`features.json`), so a device or a later
-`tinyml quantize` computes exactly the same features. Everything is float32-friendly, plain numpy, no librosa.
+`tinyml quantize` computes exactly the same features. A ground module, so both the training wing (the data sets)
+and the compiler (which generates the same extractor as C for the device, `compiler.codegen.features`) import the
+one definition. Everything is float32-friendly, plain numpy, no librosa.
 """
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+# The extractor's identity in features.json. The module moved from `tinyml.train.data.features` without changing
+# its arithmetic: models saved under the old name are the same extractor.
+EXTRACTOR = "tinyml.features v1"
+EXTRACTOR_NAMES = (EXTRACTOR, "tinyml.train.data.features v1")
 
 
 @dataclass(frozen=True)
@@ -32,11 +39,16 @@ class FeatureParams:
         return 1 + (self.clip_samples - self.window) // self.hop
 
     @property
+    def coeffs(self) -> int:
+        """Values per frame: MFCCs, or log-mel bands when there is no DCT."""
+        return self.n_mfcc or self.n_mels
+
+    @property
     def shape(self) -> tuple[int, int, int]:
-        return (self.frames, self.n_mfcc or self.n_mels, 1)
+        return (self.frames, self.coeffs, 1)
 
     def to_json(self) -> dict:
-        return {"extractor": "tinyml.train.data.features v1 (log-mel" + (" + DCT-II MFCC" if self.n_mfcc else "") + ")",
+        return {"extractor": f"{EXTRACTOR} (log-mel" + (" + DCT-II MFCC" if self.n_mfcc else "") + ")",
                 **asdict(self)}
 
     @staticmethod
@@ -76,7 +88,11 @@ def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 def extract(audio: np.ndarray, p: FeatureParams, normalise: bool = True) -> np.ndarray:
-    """audio: (N, samples) or (samples,) float in [-1, 1] at p.sample_rate -> (N, frames, coeffs, 1) float32."""
+    """audio: (N, samples) or (samples,) float in [-1, 1] at p.sample_rate -> (N, frames, coeffs, 1) float32.
+
+    The features are computed in float64 and rounded to float32; `normalise` then applies `(x - mean) / std` in
+    float32, the very arithmetic `tinyml.train.data.load_dataset` applies to the training data (and the device's
+    extractor after it)."""
     x = np.atleast_2d(np.asarray(audio, np.float64))
     if x.shape[1] < p.clip_samples:
         x = np.pad(x, ((0, 0), (0, p.clip_samples - x.shape[1])))
@@ -85,7 +101,7 @@ def extract(audio: np.ndarray, p: FeatureParams, normalise: bool = True) -> np.n
     frames = x[:, idx] * np.hanning(p.window)                       # (N, frames, window)
     power = np.abs(np.fft.rfft(frames, n=p.n_fft, axis=-1)) ** 2
     logmel = np.log(power @ mel_filterbank(p) + p.log_floor)
-    out = logmel @ dct_matrix(p.n_mels, p.n_mfcc) if p.n_mfcc else logmel
+    out = (logmel @ dct_matrix(p.n_mels, p.n_mfcc) if p.n_mfcc else logmel)[..., None].astype(np.float32)
     if normalise:
-        out = (out - p.mean) / p.std
-    return out[..., None].astype(np.float32)
+        out = ((out - p.mean) / p.std).astype(np.float32)
+    return out

@@ -1,0 +1,521 @@
+"""Staged rollout of a registered version to a fleet, with health gates and automatic rollback (`tinyml deploy`,
+`tinyml rollout`).
+
+A rollout of NAME@VERSION to a fleet (tinyml.lifecycle.fleet):
+1. firmware per board from the registry (the version's `firmware/<board>/` built at registration; built here with
+   the version's identity for a board it lacks), kept in `.tinyml/rollouts/firmware/NAME@VERSION/<board>/`;
+2. each device's current version, from its own INFO reply (the rollback target);
+3. a plan in stages: the canary cohort, then shares of the fleet, then all (`Fleet.stage_plan`), written to the
+   rollout store (tinyml.lifecycle.rollout_store) with one `pending` step per device; the version gets the
+   `canary` alias;
+4. device by device: `flashing` is written, the image flashed (an emulated device's image file, or the board's
+   flasher), `verifying` written, the device probed (`probe`): it must report the version's registry id and lineage
+   hash over INFO, answer without errors, run `vectors` test inputs with outputs equal to the host build of the
+   registered model, and stay within the latency budget (instructions per inference on an emulator, cycles on a
+   board, measured on the device); then `healthy` or `failed` with the reasons;
+5. the canary stage advances only when all its devices are healthy; every later stage applies the abort rule
+   (AWS IoT Jobs' abort criteria: abort when failed / finished devices exceeds `abort_failure_share` once at least
+   `abort_min_devices` have finished);
+6. success: `production` moves to the version (the one it replaced becomes `previous`), `canary` is removed;
+   abort: every device touched is flashed back to the version it reported before, verified by its own INFO reply
+   (`rolled_back`), `canary` is removed and `production` never pointed at the bad version.
+
+Crash safety: every step's state is written before and after each side effect, and only one process drives a
+rollout (the store's `driver`, claimed again from a dead one). After a `kill -9` at any point, `resume` re-probes the
+devices left in `flashing` or `verifying` (a device already running the target is verified, otherwise flashed
+again) and finishes the plan; the registry aliases are set idempotently.
+
+Field telemetry (drift, confidence, shadow agreement) is not required: `extra_checks` are functions
+`(device, info) -> [problems]` that a gate on field reports (tinyml.field) can add to every probe.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyml.device.boards import get_board
+from tinyml.device.build import build_firmware, require_fit
+from tinyml.device.flash import flash
+from tinyml.device.protocol import DeviceInfo, DeviceLink, connect
+from tinyml.device.targets.host import run_host
+from tinyml.device.targets.qemu import ticks_to_instructions
+from tinyml.errors import BAD_INPUT, TinymlError
+from tinyml.lifecycle import emulated_fleet, registry
+from tinyml.lifecycle.fleet import Device, Fleet, Rules
+from tinyml.lifecycle.rollout_store import RolloutStore
+
+VECTOR_SEED = 0
+PROBE_BOOT_S = 20.0      # a device just flashed boots (an emulator restarts) within this
+BEFORE_PROBE_S = 5.0     # asking a device what it runs before the rollout
+FINISHED = ("succeeded", "rolled_back")
+ACTIVE = ("flashing", "verifying", "healthy", "failed", "rollback_flashing", "rollback_verifying")
+ExtraCheck = Callable[[Device, DeviceInfo], list[str]]
+Say = Callable[[str], None]
+
+
+@dataclass
+class Version:
+    """A registered version as the rollout needs it: identity, firmware per board, host reference outputs."""
+
+    name: str
+    number: int
+    identity: str            # "kws@3 lin:ab12cd34"
+    folder: Path             # .tinyml/rollouts/firmware/NAME@VERSION
+    budgets: dict[str, int] = field(default_factory=dict)   # board -> the model's own budget (bench report)
+    model_hash: str = ""     # the compiled registered model's hash, as INFO reports it (set by `reference`)
+    _references: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = field(default_factory=dict)
+
+    @property
+    def registry_id(self) -> str:
+        return self.identity.split(" ")[0]
+
+    @property
+    def lineage_hash(self) -> str:
+        return self.identity.split("lin:")[-1]
+
+
+def firmware_root() -> Path:
+    from tinyml.lifecycle.tracking import STORE_DIR
+
+    return (STORE_DIR / "rollouts" / "firmware").resolve()
+
+
+def _fetch_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
+    """`target`, filled by `fill(tmp)` in a temporary sibling then renamed (never a half-written folder)."""
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        fill(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def load_version(ref_text: str, boards: set[str], say: Say) -> Version:
+    """The version's identity, model and firmware for `boards` (downloaded, or built here when not registered)."""
+    shown = registry.show(ref_text)
+    name, number, identity = shown["name"], shown["version"], shown["identity"]
+    if not identity:
+        raise TinymlError(f"{name}@{number} has no registry identity (tinyml.identity tag); register it with "
+                          "`tinyml registry register`", BAD_INPUT)
+    folder = firmware_root() / f"{name}@{number}"
+    model = _fetch_atomically(folder / "model", lambda tmp: registry.fetch(f"{name}@{number}", "model.tflite", tmp))
+    version = Version(name, number, identity, folder)
+    registered = shown["lineage"].get("firmware", {})
+    for board_name in sorted(boards):
+        built = _fetch_atomically(folder / board_name, lambda tmp, b=board_name: _firmware(
+            version, b, b in registered, model / "model.tflite", tmp, say))
+        bench = json.loads((built / "bench.json").read_text()) if (built / "bench.json").is_file() else {}
+        count = bench.get("instructions_per_inference") or bench.get("cycles_per_inference")
+        if count:
+            version.budgets[board_name] = int(count)
+    return version
+
+
+def _firmware(version: Version, board_name: str, registered: bool, model: Path, dest: Path, say: Say) -> None:
+    """The version's firmware for a board into `dest`: the registered build, else one built now with its identity."""
+    if registered:
+        got = registry.fetch(version.registry_id, f"firmware/{board_name}", dest)
+        for item in got.iterdir():
+            shutil.move(str(item), dest / item.name)
+        got.rmdir()
+        return
+    say(f"building {version.identity} for {board_name} (not registered for it)")
+    require_fit(build_firmware(model, get_board(board_name), dest, identity=version.identity))
+
+
+def reference(version: Version, vectors: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(`vectors` test inputs, the host build's outputs on them) for the version's registered model."""
+    if vectors not in version._references:
+        from tinyml.compiler.codegen import compile_model
+        from tinyml.device.bench import random_inputs
+
+        with tempfile.TemporaryDirectory(prefix="tinyml-rollout-") as tmp:
+            compiled = compile_model(version.folder / "model" / "model.tflite", Path(tmp) / "model")
+            version.model_hash = compiled.model_hash
+            inputs = random_inputs(compiled.inputs, vectors, VECTOR_SEED)
+            version._references[vectors] = (inputs, run_host(compiled, inputs))
+    return version._references[vectors]
+
+
+# ---- devices ----
+
+def device_url(fleet: Fleet, device: Device) -> str:
+    return emulated_fleet.serial_url(fleet, device) if device.emulated else str(device.port)
+
+
+def flash_device(fleet: Fleet, device: Device, firmware: Path) -> None:
+    """Writes `firmware` (a build folder: firmware.elf, build.json) to the device."""
+    if device.emulated:
+        emulated_fleet.flash_emulated(fleet, device, firmware / "firmware.elf")
+    else:
+        flash(device.board, firmware, device.probe)
+
+
+def reported_version(fleet: Fleet, device: Device, boot_s: float = BEFORE_PROBE_S) -> str | None:
+    """NAME@VERSION the device itself reports over INFO; None when it runs none (blank, or a firmware built from a
+    file) or does not answer."""
+    if device.emulated and not emulated_fleet.state(fleet, device).image:
+        return None
+    try:
+        with connect(device_url(fleet, device), timeout_s=1.0, retries=1, boot_timeout_s=boot_s,
+                     baudrate=device.board.uart.baud) as link:
+            return link.info().registry_id
+    except TinymlError:
+        return None
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    detail: dict[str, Any]
+
+
+def probe(fleet: Fleet, device: Device, version: Version, vectors: int, budget: int | None,
+          extra_checks: tuple[ExtraCheck, ...] = ()) -> Health:
+    """Whether the device runs `version` well: identity over INFO, no errors, outputs equal to the host build on
+    `vectors` inputs, latency within `budget` (None: not checked). The reasons are in `detail["problems"]`."""
+    problems: list[str] = []
+    detail: dict[str, Any] = {"expected": version.identity}
+    try:
+        with connect(device_url(fleet, device), timeout_s=2.0, retries=1, boot_timeout_s=PROBE_BOOT_S,
+                     baudrate=device.board.uart.baud) as link:
+            info = link.info()
+            detail |= {"reported": info.registry_id, "lineage_hash": info.lineage_hash,
+                       "firmware": info.firmware_version, "model_hash": info.model_hash}
+            if info.board_name != device.board.name:
+                problems.append(f"is a {info.board_name}, not a {device.board.name}")
+            if (info.registry_id, info.lineage_hash) != (version.registry_id, version.lineage_hash):
+                problems.append(f"reports {info.registry_id} lin:{info.lineage_hash}, not {version.identity}")
+            else:
+                problems += _run_vectors(link, device, version, vectors, budget, detail)
+            problems += [p for check in extra_checks for p in check(device, info)]
+    except TinymlError as exc:
+        problems.append(exc.message)
+    detail["problems"] = problems
+    return Health(not problems, detail)
+
+
+def _run_vectors(link: DeviceLink, device: Device, version: Version, vectors: int, budget: int | None,
+                 detail: dict[str, Any]) -> list[str]:
+    """The model hash, outputs and latency checks of `probe` (what it measured goes into `detail`)."""
+    inputs, expected = reference(version, vectors)
+    info = link.info()
+    problems = []
+    if info.model_hash != version.model_hash:
+        problems.append(f"runs model {info.model_hash}, not the registered model {version.model_hash}")
+    if [t.bytes for t in info.inputs] != [x[0].nbytes for x in inputs] or \
+            [t.bytes for t in info.outputs] != [y[0].nbytes for y in expected]:
+        return [*problems, "its model's tensors differ from the registered model's"]
+    wrong, counts = 0, []
+    for i in range(vectors):
+        for index, x in enumerate(inputs):
+            link.load_input(index, np.ascontiguousarray(x[i]).tobytes())
+        ticks = link.invoke(1).last_ticks
+        counts.append(ticks_to_instructions(device.board, ticks) if device.emulated else ticks)
+        got = [np.frombuffer(link.read_output(j), dtype=y.dtype).reshape(y.shape[1:])
+               for j, y in enumerate(expected)]
+        wrong += any(not np.array_equal(g, y[i]) for g, y in zip(got, expected))
+    per_inference = round(sum(counts) / len(counts))
+    detail |= {"vectors": len(counts), "outputs_wrong": wrong, "counter": "instructions" if device.emulated
+               else "cycles", "per_inference": per_inference, "budget": budget}
+    if wrong:
+        problems.append(f"outputs differ from the host build on {wrong} of {len(counts)} test vectors")
+    if budget is not None and per_inference > budget:
+        problems.append(f"{per_inference} {detail['counter']} per inference, over the budget of {budget}")
+    return problems
+
+
+# ---- the plan ----
+
+def _driver() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _stale_drivers(holder: str | None) -> set[str]:
+    """The holder when it is a process of this host that no longer runs (killed); else nothing."""
+    if not holder:
+        return set()
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname():
+        return set()
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return {holder}
+    except (PermissionError, ValueError):
+        return set()
+    return set()
+
+
+def start(store: RolloutStore, fleet: Fleet, ref_text: str, say: Say,
+          shares: tuple[float, ...] | None = None) -> str:
+    """Plans a rollout of NAME@VERSION to the fleet and writes it to the store; returns its id (drive it with
+    `drive`). Fetches (or builds) the firmware first, so a rollout never starts without it."""
+    fleet_path = str(fleet.path.resolve())
+    active = [r for r in store.rollouts() if r["fleet"] == fleet_path and r["state"] not in FINISHED]
+    if active:
+        raise TinymlError(f"rollout {active[0]['id']} ({active[0]['identity']}) is still {active[0]['state']} on "
+                          f"{fleet.path}; finish it with `tinyml rollout resume {active[0]['id']}` or `tinyml rollout "
+                          f"rollback {active[0]['id']}` first", BAD_INPUT)
+    for device in fleet.devices:
+        if device.emulated:
+            emulated_fleet.serial_url(fleet, device)   # a stopped emulator: one line, before anything is planned
+    version = load_version(ref_text, {d.board.name for d in fleet.devices}, say)
+    plan = fleet.stage_plan(shares)
+    before = {d.id: reported_version(fleet, d) for d in fleet.devices}
+    rollout_id = f"{version.name}-{version.number}-{uuid.uuid4().hex[:6]}"
+    stage_of = {device: i for i, (_, ids) in enumerate(plan) for device in ids}
+    store.create({"id": rollout_id, "model": version.name, "version": version.number, "identity": version.identity,
+                  "fleet": fleet_path, "plan": [[n, ids] for n, ids in plan],
+                  "rules": (fleet.rules if shares is None else replace(fleet.rules, stages=shares)).to_json(),
+                  "state": "running", "paused": 0, "stage": 0},
+                 [{"device": d.id, "board": d.board.name, "stage": stage_of[d.id], "target": version.identity,
+                   "previous": before[d.id]} for d in fleet.devices])
+    say(f"rollout {rollout_id}: {version.identity} to {len(fleet.devices)} devices in stages "
+        + ", ".join(f"{n} ({len(ids)})" for n, ids in plan))
+    return rollout_id
+
+
+@dataclass
+class Driver:
+    """Drives one rollout from the state in the store to its end (or a pause)."""
+
+    store: RolloutStore
+    fleet: Fleet
+    rollout_id: str
+    say: Say
+    extra_checks: tuple[ExtraCheck, ...] = ()
+    _versions: dict[str, Version] = field(default_factory=dict)
+
+    def version(self, registry_id: str) -> Version:
+        if registry_id not in self._versions:
+            self._versions[registry_id] = load_version(registry_id, {d.board.name for d in self.fleet.devices},
+                                                       self.say)
+        return self._versions[registry_id]
+
+    def run(self) -> dict[str, Any]:
+        row = self.store.rollout(self.rollout_id)
+        if not self.store.claim(self.rollout_id, _driver(), _stale_drivers(row["driver"])):
+            raise TinymlError(f"rollout {self.rollout_id} is being driven by {row['driver']}; pause it with `tinyml "
+                              f"rollout pause {self.rollout_id}` or wait", BAD_INPUT)
+        try:
+            self._run()
+        finally:
+            self.store.update_rollout(self.rollout_id, driver=None)
+        return self.store.rollout(self.rollout_id)
+
+    def _run(self) -> None:
+        row = self.store.rollout(self.rollout_id)
+        target = self.version(row["identity"].split(" ")[0])
+        if row["state"] == "running":
+            registry.set_alias(target.name, target.number, "canary")
+            if not self._stages(row, target):
+                return
+            row = self.store.rollout(self.rollout_id)
+        if row["state"] == "promoting":
+            for step in self.store.steps(self.rollout_id):
+                if step["state"] in ("failed", "rollback_flashing", "rollback_verifying"):
+                    self._roll_back_device(self.fleet.device(step["device"]), step)
+            registry.set_alias(target.name, target.number, "production")
+            registry.remove_alias(target.name, "canary")
+            self.store.update_rollout(self.rollout_id, state="succeeded", note=f"{target.identity} in production")
+            self.say(f"rollout {self.rollout_id}: every device healthy; {target.registry_id} is production")
+        elif row["state"] == "rolling_back":
+            self._roll_back(target)
+
+    def _stages(self, row: dict[str, Any], target: Version) -> bool:
+        """Runs the remaining stages; False when paused. Leaves the rollout `promoting` or `rolling_back`."""
+        rules = Rules.from_json(row["rules"])
+        for index, (stage_name, ids) in enumerate(row["plan"]):
+            if index < row["stage"]:
+                continue
+            self.say(f"stage {stage_name}: {', '.join(ids)}")
+            for device_id in ids:
+                if self.store.rollout(self.rollout_id)["paused"]:
+                    self.store.update_rollout(self.rollout_id, state="paused", note=f"paused in stage {stage_name}")
+                    self.say(f"rollout {self.rollout_id} paused; `tinyml rollout resume {self.rollout_id}` continues")
+                    return False
+                self._update(self.fleet.device(device_id), target, rules)
+                if self._abort_reason(index, stage_name, rules):
+                    return True
+            self.store.update_rollout(self.rollout_id, stage=index + 1)
+        self.store.update_rollout(self.rollout_id, state="promoting", note="all stages healthy")
+        return True
+
+    def _abort_reason(self, index: int, stage_name: str, rules: Rules) -> str | None:
+        """Moves the rollout to `rolling_back` (and says why) when a canary fails or the abort rule says so."""
+        steps = self.store.steps(self.rollout_id)
+        failed = [s["device"] for s in steps if s["state"] == "failed"]
+        finished = sum(s["state"] in ("healthy", "failed") for s in steps)
+        reason = None
+        if index == 0 and failed:
+            reason = f"canary {failed[0]} is unhealthy: {'; '.join(_problems(steps, failed[0]))}"
+        elif rules.should_abort(len(failed), finished):
+            reason = (f"{len(failed)} of {finished} updated devices failed (abort share {rules.abort_failure_share}, "
+                      f"after at least {rules.abort_min_devices}) in stage {stage_name}: {failed[0]}: "
+                      f"{'; '.join(_problems(steps, failed[0]))}")
+        if reason:
+            self.store.update_rollout(self.rollout_id, state="rolling_back", note=reason)
+            self.say(f"abort: {reason}")
+        return reason
+
+    def _budget(self, device: Device, target: Version, rules: Rules) -> int | None:
+        """The fleet file's budget for the board, else the model's own (its bench report) times the tolerance."""
+        explicit = rules.budget_for(device.board.name)
+        if explicit is not None:
+            return explicit
+        own = target.budgets.get(device.board.name)
+        return round(own * rules.latency_tolerance) if own else None
+
+    def _update(self, device: Device, target: Version, rules: Rules) -> None:
+        """pending -> flashing -> verifying -> healthy | failed, resuming from whatever state the store holds."""
+        step = self._step(device.id)
+        if step["state"] == "flashing" and reported_version(self.fleet, device, PROBE_BOOT_S) == target.registry_id:
+            self.store.move(self.rollout_id, device.id, "verifying", ("flashing",), {"resumed": "already flashed"})
+        elif step["state"] in ("pending", "flashing"):
+            self.store.move(self.rollout_id, device.id, "flashing", ("pending", "flashing"))
+            self.say(f"  {device.id}: flashing {target.identity}")
+            try:
+                flash_device(self.fleet, device, target.folder / device.board.name)
+            except TinymlError as exc:
+                self.store.move(self.rollout_id, device.id, "failed", ("flashing",), {"problems": [exc.message]})
+                self.say(f"  {device.id}: failed: {exc.message}")
+                return
+            self.store.move(self.rollout_id, device.id, "verifying", ("flashing",))
+        if self._step(device.id)["state"] == "verifying":
+            health = probe(self.fleet, device, target, rules.vectors, self._budget(device, target, rules),
+                           self.extra_checks)
+            state = "healthy" if health.healthy else "failed"
+            self.store.move(self.rollout_id, device.id, state, ("verifying",), health.detail)
+            self.say(f"  {device.id}: {state}" + ("" if health.healthy else
+                                                   f": {'; '.join(health.detail['problems'])}"))
+
+    def _step(self, device_id: str) -> dict[str, Any]:
+        return next(s for s in self.store.steps(self.rollout_id) if s["device"] == device_id)
+
+    def _roll_back(self, target: Version) -> None:
+        """Every device touched goes back to the version it reported before, verified by its INFO reply."""
+        for step in self.store.steps(self.rollout_id):
+            device = self.fleet.device(step["device"])
+            if step["state"] == "pending":
+                self.store.move(self.rollout_id, device.id, "skipped", ("pending",))
+            elif step["state"] in ACTIVE:
+                self._roll_back_device(device, step)
+        registry.remove_alias(target.name, "canary")
+        steps = self.store.steps(self.rollout_id)
+        back = sum(s["state"] == "rolled_back" for s in steps)
+        stuck = [s["device"] for s in steps if s["state"] == "rollback_failed"]
+        note = self.store.rollout(self.rollout_id)["note"]
+        self.store.update_rollout(self.rollout_id, state="rolled_back",
+                                  note=f"{note}; {back} device(s) rolled back"
+                                  + (f", {len(stuck)} could not be: {', '.join(stuck)}" if stuck else ""))
+        self.say(f"rollout {self.rollout_id} rolled back: {back} device(s) back on their previous version"
+                 + (f"; not rolled back: {', '.join(stuck)}" if stuck else ""))
+
+    def _roll_back_device(self, device: Device, step: dict[str, Any]) -> None:
+        """Flashes the device back to the version it reported before the rollout and checks its INFO reply; the
+        step keeps the reasons it failed (if it did) beside the rollback's result."""
+        previous, failure = step["previous"], {k: v for k, v in step["detail"].items() if k != "reported"}
+        if previous is None:
+            self.store.move(self.rollout_id, device.id, "rollback_failed", ACTIVE,
+                            {**failure, "rollback": "it reported no registered version before the rollout; nothing "
+                                                    "to roll back to (deploy a version to it)"})
+            return
+        if step["state"] != "rollback_verifying":
+            self.store.move(self.rollout_id, device.id, "rollback_flashing", ACTIVE, {**failure, "to": previous})
+            self.say(f"  {device.id}: rolling back to {previous}")
+            try:
+                flash_device(self.fleet, device, self.version(previous).folder / device.board.name)
+            except TinymlError as exc:
+                self.store.move(self.rollout_id, device.id, "rollback_failed", ("rollback_flashing",),
+                                {**failure, "to": previous, "rollback": exc.message})
+                return
+            self.store.move(self.rollout_id, device.id, "rollback_verifying", ("rollback_flashing",),
+                            {**failure, "to": previous})
+        reported = reported_version(self.fleet, device, PROBE_BOOT_S)
+        state = "rolled_back" if reported == previous else "rollback_failed"
+        self.store.move(self.rollout_id, device.id, state, ("rollback_verifying",),
+                        {**failure, "to": previous, "reported": reported})
+        self.say(f"  {device.id}: {state} (reports {reported})")
+
+
+def _problems(steps: list[dict[str, Any]], device_id: str) -> list[str]:
+    return next(s["detail"].get("problems", []) for s in steps if s["device"] == device_id)
+
+
+# ---- commands ----
+
+def pause(store: RolloutStore, rollout_id: str | None) -> dict[str, Any]:
+    """Asks the rollout's driver to stop after the device it is updating (or stops a rollout nobody drives)."""
+    row = store.rollout(rollout_id)
+    if row["state"] not in ("running", "paused"):
+        raise TinymlError(f"rollout {row['id']} is {row['state']}; only a running rollout can be paused", BAD_INPUT)
+    store.update_rollout(row["id"], paused=1)
+    if not row["driver"] or _stale_drivers(row["driver"]):
+        store.update_rollout(row["id"], state="paused", note="paused")
+    return store.rollout(row["id"])
+
+
+def resume(store: RolloutStore, rollout_id: str | None, say: Say,
+           extra_checks: tuple[ExtraCheck, ...] = ()) -> dict[str, Any]:
+    """Continues a paused or interrupted rollout (after a kill -9 too) to its end."""
+    row = store.rollout(rollout_id)
+    if row["state"] in FINISHED:
+        raise TinymlError(f"rollout {row['id']} has finished ({row['state']}); nothing to resume", BAD_INPUT)
+    fleet = _fleet_of(row)
+    if row["paused"] or row["state"] == "paused":
+        store.update_rollout(row["id"], paused=0, state="running")
+    return Driver(store, fleet, row["id"], say, extra_checks).run()
+
+
+def roll_back(store: RolloutStore, rollout_id: str | None, say: Say) -> dict[str, Any]:
+    """Aborts a running or paused rollout by hand: every device touched goes back to its previous version."""
+    row = store.rollout(rollout_id)
+    if row["state"] in FINISHED:
+        raise TinymlError(f"rollout {row['id']} has finished ({row['state']}); to go back, deploy the previous "
+                          f"version: tinyml deploy {row['model']}@previous --fleet {row['fleet']}", BAD_INPUT)
+    if row["driver"] and not _stale_drivers(row["driver"]):
+        raise TinymlError(f"rollout {row['id']} is being driven by {row['driver']}; pause it first (`tinyml rollout "
+                          f"pause {row['id']}`), then roll it back", BAD_INPUT)
+    fleet = _fleet_of(row)
+    store.update_rollout(row["id"], paused=0, state="rolling_back", note="rolled back by hand")
+    return Driver(store, fleet, row["id"], say).run()
+
+
+def _fleet_of(row: dict[str, Any]) -> Fleet:
+    from tinyml.lifecycle.fleet import load_fleet
+
+    return load_fleet(Path(row["fleet"]))
+
+
+def deploy(store: RolloutStore, fleet: Fleet, ref_text: str, say: Say, shares: tuple[float, ...] | None = None,
+           extra_checks: tuple[ExtraCheck, ...] = ()) -> dict[str, Any]:
+    """`tinyml deploy`: plan, then drive the rollout to its end (or a pause)."""
+    rollout_id = start(store, fleet, ref_text, say, shares)
+    return Driver(store, fleet, rollout_id, say, extra_checks).run()
+
+
+def summary(store: RolloutStore, rollout_id: str | None) -> dict[str, Any]:
+    """A rollout and its device steps (what `tinyml rollout status` prints)."""
+    row = store.rollout(rollout_id)
+    steps = store.steps(row["id"])
+    counts: dict[str, int] = {}
+    for s in steps:
+        counts[s["state"]] = counts.get(s["state"], 0) + 1
+    return {**row, "counts": counts, "devices": steps, "store": store.where, "at": time.time()}
