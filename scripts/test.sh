@@ -17,7 +17,8 @@ export TINYML_CACHE="${TINYML_CACHE:-$PWD/.venv/cache}"
 if [ $# -eq 0 ]; then
   TINYML_HOST_SANITIZE=1 .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist load \
     tests/codegen/test_sanitize.py tests/codegen/test_kernels.py tests/codegen/test_kernels_dsp.py \
-    tests/codegen/test_mean.py tests/codegen/test_inplace.py -k "not (test_inplace and dsp)"
+    tests/codegen/test_mean.py tests/codegen/test_inplace.py tests/codegen/test_kernels_s16.py \
+    tests/codegen/test_lstm.py tests/codegen/test_quantize_rounding.py -k "not (test_inplace and dsp)"
 fi
 
 # Two workers (pytest-xdist), one test file each at a time, so module fixtures are built once: most tests wait on a

@@ -10,7 +10,8 @@ cases build in seconds.
   The second set (issue 14): `leaky_relu`, `hard_swish`, `sub`, `minimum`, `maximum`, `squared_difference`,
   `prelu`, `transpose`, `slice_`, `strided_slice`, `split`, `split_v` and `unpack` (several outputs, `multi_op`),
   `pack`, `gather`, `depth_to_space`, `space_to_depth`, `reduction` (MEAN, SUM, REDUCE_MAX), `arg_max`, `resize`,
-  `l2_normalization`, `exp`. Their random cases draw named edge cases (`_edge`, recorded as `params["edge"]`).
+  `l2_normalization`, `exp`, `transpose_conv`, `log_softmax`. Their random cases draw named edge cases
+  (`_edge`, recorded as `params["edge"]`).
 - `random_case(op, rng)`: a random single-operator model with random inputs; `OPS` lists the operator names.
 - `random_network(rng)`: a small random CNN, MLP or Conv1D-like model chaining several operators.
 - `run_reference(model_bytes, inputs)`: outputs of the TFLite interpreter with the builtin (non-XNNPACK) kernels.
@@ -51,7 +52,8 @@ _OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "AVE
                 "PRELU": 1, "TRANSPOSE": 2, "SLICE": 2, "STRIDED_SLICE": 2, "SPLIT": 2, "SPLIT_V": 2, "PACK": 2,
                 "UNPACK": 2, "DEPTH_TO_SPACE": 2, "SPACE_TO_DEPTH": 2, "SUM": 2, "REDUCE_MAX": 2, "ARG_MAX": 2,
                 "GATHER": 2, "RESIZE_NEAREST_NEIGHBOR": 3, "RESIZE_BILINEAR": 3,
-                "L2_NORMALIZATION": 2, "EXP": 2}
+                "L2_NORMALIZATION": 2, "EXP": 2,
+                "TRANSPOSE_CONV": 4, "LOG_SOFTMAX": 2}
 
 LOGISTIC_OUTPUT = (1.0 / 256.0, -128)
 SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
@@ -526,6 +528,30 @@ def l2_normalization(b: GraphBuilder, x: int) -> int:
 
 def exp(b: GraphBuilder, x: int, out_qp: QParams) -> int:
     return b.op("EXP", [x], b.tensors[x].shape, out_qp, schema.ExpOptionsT())
+
+
+def transpose_conv(b: GraphBuilder, x: int, filters: np.ndarray, filter_scales: Sequence[float],
+                   bias: np.ndarray | None, out_qp: QParams, out_hw: tuple[int, int], stride: tuple[int, int],
+                   padding: str = "SAME", activation: str = "NONE") -> int:
+    """TRANSPOSE_CONV as the converter writes it: inputs (output shape, filters int8 [O, KH, KW, I] per-channel on
+    axis 0, input, optional int32 bias [O]) and a fused activation (version 4 of the operator)."""
+    w = b.const(filters.astype(np.int8), _weight_qp(filter_scales, 0))
+    out_shape = (1, *out_hw, filters.shape[0])
+    inputs = [_ints(b, out_shape), w, x] + ([] if bias is None else [_bias_tensor(b, x, filter_scales, bias)])
+    options = schema.TransposeConvOptionsT()
+    options.padding, options.strideH, options.strideW = PADDINGS[padding], stride[0], stride[1]
+    options.fusedActivationFunction = ACTIVATIONS[activation]
+    return b.op("TRANSPOSE_CONV", inputs, out_shape, out_qp, options)
+
+
+LOG_SOFTMAX_OUTPUT = (16.0 / 256.0, 127)
+
+
+def log_softmax(b: GraphBuilder, x: int) -> int:
+    """LOG_SOFTMAX over the last dimension; the int8 output is 16/256 with zero point 127 (the interpreter requires
+    it)."""
+    return b.op("LOG_SOFTMAX", [x], b.tensors[x].shape, QParams.per_tensor(*LOG_SOFTMAX_OUTPUT),
+                schema.LogSoftmaxOptionsT())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1163,6 +1189,62 @@ def _case_exp(rng: np.random.Generator, b: GraphBuilder) -> None:
     b.output(exp(b, x, b.tensors[x].qp if edge == "same_quantization" else out_qp))
 
 
+def _case_transpose_conv(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """Upsampling by any stride, SAME or VALID, with or without bias; the output size anywhere in the range whose
+    convolution gives the input back (an ONNX output_padding). Edge cases: a stride of one, a 1x1 kernel (and a
+    kernel smaller than the stride: output pixels no tap reaches hold the bias), the Keras x2 (3x3 and 4x4 kernels,
+    SAME), one input pixel, per-tensor weights, no bias, large accumulators; any fused activation."""
+    edge = _edge(rng, b, ["stride_1", "kernel_1x1", "kernel_below_stride", "keras_x2", "one_pixel_input",
+                          "per_tensor_weights", "no_bias", "large_accumulators"])
+    padding = "SAME" if edge == "keras_x2" else _choice(rng, ["SAME", "VALID"])
+    in_h, in_w = (1, 1) if edge == "one_pixel_input" else (int(rng.integers(1, 7)), int(rng.integers(1, 7)))
+    in_c = int(rng.integers(8, 17)) if edge == "large_accumulators" else int(rng.integers(1, 9))
+    out_c = int(rng.integers(1, 21))
+    stride = (1, 1) if edge == "stride_1" else (2, 2) if edge == "keras_x2" else (
+        int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    kernel = {"kernel_1x1": (1, 1), "keras_x2": (_choice(rng, [3, 4]),) * 2}.get(edge, (
+        int(rng.integers(1, 5)), int(rng.integers(1, 5))))
+    if edge == "kernel_below_stride":
+        stride, kernel = (3, int(rng.integers(2, 4))), (int(rng.integers(1, 3)), 1)
+    out_hw = []
+    for size, k, s in zip((in_h, in_w), kernel, stride):
+        low = (size - 1) * s + 1 if padding == "SAME" else (size - 1) * s + k
+        extra = 0 if edge == "keras_x2" else int(rng.integers(0, s))
+        out_hw.append(size * s if edge == "keras_x2" else low + extra)
+    x = b.input((1, in_h, in_w, in_c), random_qp(rng, 1e-2, 1.0))
+    scales = _weight_scales(rng, out_c, edge != "per_tensor_weights", WEIGHT_SCALES)
+    filters = _int8_weights(rng, (out_c, *kernel, in_c))
+    if edge == "large_accumulators":
+        filters = np.where(filters >= 0, 127, -127).astype(np.int8)
+    bias = None if edge == "no_bias" or rng.random() < 0.2 else _bias(rng, out_c, in_c * kernel[0] * kernel[1])
+    taps = max(1, -(-kernel[0] // stride[0]) * -(-kernel[1] // stride[1]) * in_c)
+    out_qp = _scaled_qp(rng, _real_std(b, x) * 74.0 * float(np.mean(scales)) * np.sqrt(taps))
+    b.output(transpose_conv(b, x, filters, scales, bias, out_qp, (out_hw[0], out_hw[1]), stride, padding,
+                            _activation(rng)))
+
+
+def _case_log_softmax(rng: np.random.Generator, b: GraphBuilder) -> None:
+    """Rows of any depth; edge cases: a depth of one, long rows (large sums of exponentials), an input scale so
+    small that every difference stays near 0, one so large that all but the maximum vanish (the capped input
+    multiplier), ties at the maximum, constant rows."""
+    edge = _edge(rng, b, ["depth_one", "long_rows", "tiny_input_scale", "huge_input_scale", "ties_at_max",
+                          "constant_rows"], share=0.4)
+    shape = list(_random_shape(rng))
+    if edge == "depth_one":
+        shape[-1] = 1
+    elif edge == "long_rows":
+        shape = [1, int(rng.integers(200, 1200))]
+    scale = {"tiny_input_scale": float(_log_uniform(rng, 1e-5, 1e-3)),
+             "huge_input_scale": float(_log_uniform(rng, 0.5, 64.0))}.get(edge, float(_log_uniform(rng, 1e-2, 0.3)))
+    qp = QParams.per_tensor(scale, int(rng.integers(-128, 128)))
+    x = b.input(shape, qp)
+    if edge == "ties_at_max":  # most values clamped to one level (MINIMUM with a constant first)
+        x = minimum(b, x, b.const(np.full((1,), int(rng.integers(-128, 128)), dtype=np.int8), qp))
+    elif edge == "constant_rows":
+        x = maximum(b, x, b.const(np.full((1,), 127, dtype=np.int8), qp))
+    b.output(log_softmax(b, x))
+
+
 _CASES: dict[str, Callable[[np.random.Generator, GraphBuilder], None]] = {
     "CONV_2D": _case_conv_2d, "DEPTHWISE_CONV_2D": _case_depthwise_conv_2d,
     "FULLY_CONNECTED": _case_fully_connected, "AVERAGE_POOL_2D": _case_average_pool_2d,
@@ -1177,6 +1259,7 @@ _CASES: dict[str, Callable[[np.random.Generator, GraphBuilder], None]] = {
     "SPACE_TO_DEPTH": _case_space_to_depth, "SUM": _case_sum, "REDUCE_MAX": _case_reduce_max,
     "ARG_MAX": _case_arg_max, "GATHER": _case_gather, "RESIZE_NEAREST_NEIGHBOR": _case_resize_nearest_neighbor,
     "RESIZE_BILINEAR": _case_resize_bilinear, "L2_NORMALIZATION": _case_l2_normalization, "EXP": _case_exp,
+    "TRANSPOSE_CONV": _case_transpose_conv, "LOG_SOFTMAX": _case_log_softmax,
 }
 OPS: tuple[str, ...] = tuple(_CASES)
 

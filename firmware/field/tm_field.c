@@ -16,6 +16,9 @@
 #if TM_FIELD_SHADOW_EVERY
 #include "tm_field_shadow.h"
 #endif
+#if TM_FIELD_SHARED_ARENA && TM_FIELD_INPUT_COPY_OFFSET < TM_MODEL_ARENA_BYTES
+#error "field_config.h keeps the shadow model's input inside the model's arena: regenerate both"
+#endif
 
 #define SENSOR_CHUNK 32u /* samples read from the sensor at a time */
 

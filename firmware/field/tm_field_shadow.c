@@ -21,16 +21,28 @@ const tm_io *tm_shadow_output(uint32_t index);
 /* Since boot, saturating: [production class][challenger class]. */
 uint32_t tm_field_confusion[CELLS];
 
+#if TM_FIELD_SHARED_ARENA
+/* Both models' arena (tinyml.device.field_app.SHARED_ARENA_SYMBOL, declared in each model.h), and in it, past the
+ * production model's bytes, the input kept for the challenger. */
+uint8_t tm_field_arena[TM_FIELD_ARENA_BYTES] __attribute__((aligned(16)));
+#define KEPT_INPUT (tm_field_arena + TM_FIELD_INPUT_COPY_OFFSET)
+#else
+#define KEPT_INPUT ((uint8_t *)tm_shadow_input(0)->data) /* the challenger's own arena keeps it */
+#endif
+
 void tm_field_shadow_init(void) { tm_shadow_init(); }
 
-void tm_field_shadow_load(const void *input, uint32_t n) { memcpy(tm_shadow_input(0)->data, input, n); }
+void tm_field_shadow_load(const void *input, uint32_t n) { memcpy(KEPT_INPUT, input, n); }
 
 void tm_field_shadow_run(tm_stats *s, const int8_t *production) {
-  uint32_t mine;
+  /* The production model's class first: with a shared arena the challenger overwrites its output. */
+  const uint32_t mine = tm_stats_argmax(production, TM_FIELD_SHADOW_CLASSES);
   uint32_t theirs;
   uint32_t *cell;
+#if TM_FIELD_SHARED_ARENA
+  memmove(tm_shadow_input(0)->data, KEPT_INPUT, tm_shadow_input(0)->bytes); /* they may overlap */
+#endif
   tm_shadow_invoke();
-  mine = tm_stats_argmax(production, TM_FIELD_SHADOW_CLASSES);
   theirs = tm_stats_argmax((const int8_t *)tm_shadow_output(0)->data, TM_FIELD_SHADOW_CLASSES);
   tm_stats_add_shadow(s, mine == theirs);
   cell = &tm_field_confusion[mine * TM_FIELD_SHADOW_CLASSES + theirs];

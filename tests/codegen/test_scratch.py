@@ -21,7 +21,8 @@ from tinyml.compiler.codegen.target import Target
 from tinyml.compiler.ir.graph import Graph, Operator, Quantization, Tensor
 from tinyml.paths import RUNTIME_INCLUDE_DIR
 
-LIMITS = ("TM_DSP_CHANNEL_GROUP", "TM_CONV_DIRECT_MAX_TAPS", "TM_DW_MAX_TAPS", "TM_AVG_POOL_DSP_MAX_WINDOW")
+LIMITS = ("TM_DSP_CHANNEL_GROUP", "TM_CONV_DIRECT_MAX_TAPS", "TM_DW_MAX_TAPS", "TM_AVG_POOL_DSP_MAX_WINDOW",
+          "TM_INPLACE_MAX_RING_ROWS", "TM_INPLACE_MAX_GEOMETRY")
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -34,6 +35,8 @@ int main(void) {
   int a, b, c, d, e;
   printf("TM_DSP_CHANNEL_GROUP %d\nTM_CONV_DIRECT_MAX_TAPS %d\nTM_DW_MAX_TAPS %d\nTM_AVG_POOL_DSP_MAX_WINDOW %d\n",
          TM_DSP_CHANNEL_GROUP, TM_CONV_DIRECT_MAX_TAPS, TM_DW_MAX_TAPS, TM_AVG_POOL_DSP_MAX_WINDOW);
+  printf("TM_INPLACE_MAX_RING_ROWS %d\nTM_INPLACE_MAX_GEOMETRY %d\n", TM_INPLACE_MAX_RING_ROWS,
+         TM_INPLACE_MAX_GEOMETRY);
   while (scanf("%31s %d %d %d %d %d", kind, &a, &b, &c, &d, &e) == 6) {
     const tm_dims in = {1, 1, 1, a}, filter = {b, c, d, a}, out = {1, 1, b, c};
     if (!strcmp(kind, "conv2d_s8_dsp")) {           /* in_c out_c kh kw direct */
@@ -225,6 +228,21 @@ def test_inplace_ring_scratch(c_side, monkeypatch: pytest.MonkeyPatch) -> None:
     for case, theirs in zip(cases, answers, strict=True):
         assert case.ours == theirs, case.label
 
+
+
+def test_inplace_geometry_within_the_param_fields(c_side, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tm_inplace_params holds reach ((kernel_h - 1) * dilation_h) in a byte: at the header's limit a convolution
+    runs in place, one past it stays out of place (portable and DSP)."""
+    limits, _ = c_side([])
+    monkeypatch.setattr(inplace, "worth_it", lambda *args: True)
+    at_limit = limits["TM_INPLACE_MAX_GEOMETRY"]
+    for dilation, in_place in ((at_limit, True), (at_limit + 1, False)):
+        graph = _graph("CONV_2D", (1, 8, 8, 4), (4, 2, 1, 4), (1, 8, 8, 4),
+                       {**CONV_OPTIONS, "dilationHFactor": dilation})
+        for dsp in (False, True):
+            ctx = LoweringContext(graph, "t", target=Target("host", dsp=dsp))
+            low = make_inplace(graph.operators[0], ctx, lower(graph.operators[0], ctx))
+            assert (low.overlap_input is not None) == in_place, (dilation, dsp)
 
 def test_average_pool_dsp_window_limit(c_side) -> None:
     limits, _ = c_side([])

@@ -1,6 +1,7 @@
 """The field firmware app (firmware/field, `tinyml build --app field`): the C statistics against
 `statistics.accumulate` (host cc, many layouts, saturation), report frames decoded by `field/report.py`, and the
-real firmware in QEMU on mps2-an386 (a stream of inputs, reports, two devices with their own ids, bad frames)."""
+real firmware in QEMU on mps2-an386 (a stream of inputs, reports, two devices with their own ids, bad frames,
+a shadow model with its arena shared or separate)."""
 from __future__ import annotations
 
 import json
@@ -83,15 +84,22 @@ def random_case(layout: StatsLayout, shape: tuple[int, ...], n: int, seed: int):
     return x, ys, shadow
 
 
-def tiny_classifier(seed: int) -> bytes:
-    """(1, 8, 4) int8 -> reshape -> fully connected -> softmax over 6 classes; same input quantization per seed."""
+def tiny_classifier(seed: int, hidden: int = 0) -> bytes:
+    """(1, 8, 4) int8 -> reshape -> [fully connected to `hidden` units: a larger arena ->] fully connected ->
+    softmax over 6 classes; same input quantization per seed."""
     rng = np.random.default_rng(seed)
     b = tm.GraphBuilder()
     x = b.input((1, 8, 4), tm.QParams.per_tensor(0.05, 3))
-    h = tm.fully_connected(b, tm.reshape(b, x, (1, 32)), rng.integers(-127, 128, (6, 32)), [0.01],
-                           rng.integers(-500, 500, 6).astype(np.int32), tm.QParams.per_tensor(0.1, 0))
-    b.output(tm.softmax(b, h))
+    h = tm.reshape(b, x, (1, 32))
+    if hidden:
+        h = dense(b, h, rng, hidden, 32)
+    b.output(tm.softmax(b, dense(b, h, rng, 6, hidden or 32)))
     return b.to_bytes()
+
+
+def dense(b: tm.GraphBuilder, x: int, rng: np.random.Generator, units: int, width: int) -> int:
+    return tm.fully_connected(b, x, rng.integers(-127, 128, (units, width)), [0.01],
+                              rng.integers(-500, 500, units).astype(np.int32), tm.QParams.per_tensor(0.1, 0))
 
 
 def expected(x, ys, shadow, layout: StatsLayout) -> WindowStats:
@@ -247,24 +255,23 @@ def test_malformed_sample_frames_are_naked_without_crash(kws_field: Path) -> Non
 
 # ---- a shadow model ----
 
-@pytest.mark.qemu
-def test_shadow_model_counts_agreement_and_confusion(tmp_path: Path) -> None:
-    production, challenger = tiny_classifier(1), tiny_classifier(2)
+def build_shadow(tmp_path: Path, production: bytes, challenger: bytes, name: str, *args: str) -> dict:
+    """`tinyml build --app field --shadow` of two models (every 2nd inference, reports every 4): build.json."""
     (tmp_path / "a.tflite").write_bytes(production)
     (tmp_path / "b.tflite").write_bytes(challenger)
-    built = CliRunner().invoke(main, ["build", str(tmp_path / "a.tflite"), "--board", BOARD, "-o", str(tmp_path / "fw"),
+    built = CliRunner().invoke(main, ["build", str(tmp_path / "a.tflite"), "--board", BOARD, "-o", str(tmp_path / name),
                                       "--app", "field", "--shadow", str(tmp_path / "b.tflite"), "--shadow-every", "2",
-                                      "--report-every", "4", "--json", "--no-track"])
+                                      "--report-every", "4", "--json", "--no-track", *args])
     assert built.exit_code == 0, built.output
-    result = json.loads(built.output)
-    costs = result["field"]
-    assert costs["shadow"]["classes"] == 6 and costs["confusion_bytes"] == 6 * 6 * 4
-    assert costs["arenas_separate_bytes"] == result["arena_bytes"] + costs["shadow_arena_bytes"]
-    assert costs["arenas_shared_bytes"] == max(result["arena_bytes"], costs["shadow_arena_bytes"]) + 32
+    return json.loads(built.output)
+
+
+def check_shadow_runs(firmware: Path, production: bytes, challenger: bytes) -> None:
+    """Stream 8 inputs into the device: its confusion matrix and per-window agreement equal the host's (LiteRT)."""
     x = np.random.default_rng(5).integers(-128, 128, (8, 8, 4), dtype=np.int8)
     ya = np.stack([tm.run_reference(production, [s[None]])[0][0] for s in x])
     yb = np.stack([tm.run_reference(challenger, [s[None]])[0][0] for s in x])
-    with FieldDevice(tmp_path / "fw", BOARD, b"shadow") as dev:
+    with FieldDevice(firmware, BOARD, b"shadow") as dev:
         assert dev.feed(x) == 8
         matrix = dev.shadow_matrix()
         reports = [decode_payload(f.payload) for f in dev.reports()]
@@ -280,6 +287,46 @@ def test_shadow_model_counts_agreement_and_confusion(tmp_path: Path) -> None:
         agree = accumulate(x[window][shadowed], ya[window][shadowed], r.stats.layout, yb[window][shadowed])
         assert (r.stats.shadow_runs, r.stats.shadow_agree) == (agree.shadow_runs, agree.shadow_agree) == (
             2, int((ya.argmax(1) == yb.argmax(1))[window][shadowed].sum()))
+    assert len(reports) == 2
+
+
+@pytest.mark.qemu
+def test_shadow_model_counts_agreement_and_confusion(tmp_path: Path) -> None:
+    """Same-sized arenas, shared (the default): the input kept for the challenger sticks out past the larger."""
+    production, challenger = tiny_classifier(1), tiny_classifier(2)
+    result = build_shadow(tmp_path, production, challenger, "fw")
+    costs = result["field"]
+    assert costs["shadow"]["classes"] == 6 and costs["confusion_bytes"] == 6 * 6 * 4
+    assert costs["shadow"]["arena"] == "shared" and costs["production_arena_bytes"] == result["arena_bytes"]
+    kept_at = -(-result["arena_bytes"] // 4) * 4  # the input (32 bytes) is kept past the production model's bytes
+    assert costs["shared_arena_bytes"] == costs["arenas_bytes"] == max(costs["shadow_arena_bytes"], kept_at + 32)
+    check_shadow_runs(tmp_path / "fw", production, challenger)
+
+
+@pytest.mark.qemu
+def test_shared_arena_saves_the_smaller_arena(tmp_path: Path) -> None:
+    """A challenger whose arena is larger than the production model's plus the input: sharing saves the whole
+    production arena, in the linked image's RAM too (up to the .bss alignment), with the same results."""
+    production, challenger = tiny_classifier(1), tiny_classifier(2, hidden=64)
+    shared = build_shadow(tmp_path, production, challenger, "shared")
+    separate = build_shadow(tmp_path, production, challenger, "separate", "--shadow-arena", "separate")
+    mine, theirs = separate["field"]["production_arena_bytes"], separate["field"]["shadow_arena_bytes"]
+    assert theirs >= -(-mine // 4) * 4 + 32  # the case this test is for
+    assert separate["field"]["arenas_bytes"] == mine + theirs and separate["field"]["arena_saving_bytes"] == 0
+    assert shared["field"]["shared_arena_bytes"] == shared["field"]["arenas_bytes"] == theirs
+    assert shared["field"]["arena_saving_bytes"] == mine
+    assert abs(separate["ram_bytes"] - shared["ram_bytes"] - mine) < 16  # each arena starts on 16 bytes
+    for name in ("shared", "separate"):
+        check_shadow_runs(tmp_path / name, production, challenger)
+
+
+def test_arena_symbol_must_be_a_c_identifier(tmp_path: Path) -> None:
+    from tinyml.compiler.codegen import compile_model
+
+    (tmp_path / "a.tflite").write_bytes(tiny_classifier(1))
+    with pytest.raises(TinymlError, match="arena symbol 'shared-arena' must be a lower-case C identifier"):
+        compile_model(tmp_path / "a.tflite", tmp_path / "out", arena_symbol="shared-arena")
+    assert not (tmp_path / "out").exists()
 
 
 # ---- features computed on the chip ----

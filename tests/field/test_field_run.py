@@ -102,6 +102,39 @@ def test_readme_commands_detect_a_gain_step(model: Path, firmware: Path, short_k
 
 
 @pytest.mark.qemu
+def test_a_recorded_sensor_reports_what_the_serial_stream_reports(model: Path, firmware: Path,
+                                                                 short_kws: SensorSplit) -> None:
+    """`--sensor file`: the firmware reads the clips from a file through semihosting, back to back as one sensor
+    stream (`sensor_stream`), and reports, window by window, exactly what the build fed clip by clip over the
+    serial link reports."""
+    from tinyml.field.replay import run_device, sensor_settings
+    from tinyml.field.report import decode_payload
+
+    recorded = model.parent / "kws-field-file"
+    tinyml("build", model, "--board", BOARD, "--app", "field", "--report-every", WINDOW, "--sensor", "file", "-o",
+           recorded)
+    params, infer_every = sensor_settings(recorded)
+    assert (params.frames, infer_every) == (2, 3) and sensor_settings(firmware) is None
+    clips = short_kws.samples[:4 * WINDOW + 1]       # four whole windows and a last, partial one
+    serial = [decode_payload(f.payload) for f in run_device(firmware, clips, b"dev")]
+    sensor = [decode_payload(f.payload) for f in run_device(recorded, clips, b"dev")]
+    assert len(sensor) == len(serial) == 5
+    assert [r.stats.to_json() for r in sensor] == [r.stats.to_json() for r in serial]
+
+
+def test_a_recorded_sensor_needs_features_and_an_emulator(model: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(model.read_bytes())
+    err = tinyml("build", bare, "--board", BOARD, "--app", "field", "--sensor", "file", "-o", tmp_path / "a",
+                 code=BAD_INPUT).stderr
+    assert "--sensor file reads raw samples, but the model has no features.json" in err
+    err = tinyml("build", model, "--board", "nucleo-l4r5zi", "--app", "field", "--sensor", "file", "-o",
+                 tmp_path / "b", code=BAD_INPUT).stderr
+    assert "--sensor file is for emulated boards" in err and "nucleo-l4r5zi" in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.qemu
 def test_field_run_into_a_store_and_its_errors(firmware: Path, short_kws: SensorSplit, tmp_path: Path) -> None:
     make_stream("stationary", short_kws, before=4, after=0, seed=1).save(tmp_path / "s.npz")
     run = json.loads(in_process("field", "run", firmware, "--stream", tmp_path / "s.npz", "--store",

@@ -17,7 +17,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from tinyml.errors import DEVICE_FAILURE
 from tinyml.field.servers import Postgres
 from tinyml.lifecycle import emulated_fleet, registry, rollout
 from tinyml.lifecycle.fleet import Fleet, load_fleet
-from tinyml.lifecycle.rollout_store import open_rollout_store
+from tinyml.lifecycle.rollout_store import RolloutStore, open_rollout_store
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -100,13 +101,32 @@ def _plant_miscompiled_firmware(ref: str, model: Path) -> None:
         build_firmware(model, get_board(board), rollout.firmware_root() / ref / board, identity=identity)
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    root = tmp_path_factory.mktemp("rollout")
+@contextmanager
+def local_project(root: Path) -> Iterator[None]:
+    """`root` as the current folder, recording to its own local store (no MLFLOW_TRACKING_URI, tracking on)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("TINYML_NO_TRACK", raising=False)
+        yield
+
+
+@contextmanager
+def running_fleet(root: Path, text: str) -> Iterator[Fleet]:
+    """`root/fleet.toml` written from `text`, its emulated devices running until the block ends."""
+    (root / "fleet.toml").write_text(text)
+    fleet = load_fleet(root / "fleet.toml")
+    try:
+        emulated_fleet.start_fleet(fleet, lifetime_s=900)
+        yield fleet
+    finally:
+        emulated_fleet.stop_fleet(fleet)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    root = tmp_path_factory.mktemp("rollout")
+    with local_project(root):
         for number, seed in ((1, 1), (2, 2), (3, 3), (0, 4)):
             (root / f"m{number}").mkdir()
             (root / f"m{number}" / "model.tflite").write_bytes(tiny_model(seed))
@@ -114,13 +134,33 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
             boards = [get_board(b) for b in BOARDS] if number < 3 else []
             registry.register(root / f"m{number}", "tiny", boards, [], None)
         _plant_miscompiled_firmware("tiny@3", root / "m0" / "model.tflite")
-        (root / "fleet.toml").write_text(FLEET)
-        fleet = load_fleet(root / "fleet.toml")
-        try:
-            emulated_fleet.start_fleet(fleet, lifetime_s=900)
+        with running_fleet(root, FLEET) as fleet:
             yield Project(root, fleet)
-        finally:
-            emulated_fleet.stop_fleet(fleet)
+
+def deploy_killed_when(root: Path, args: tuple[str, ...], reached: Callable[[RolloutStore, dict], bool],
+                       what: str) -> dict:
+    """`tinyml deploy ARGS` in a process of its own, killed with SIGKILL as soon as `reached(store, newest rollout)`;
+    returns the killed rollout's summary (still `running`, the dead driver's claim left in the store)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TINYML_NO_TRACK")}
+    proc = subprocess.Popen([sys.executable, "-m", "tinyml.cli", "deploy", *args], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = False
+    try:
+        deadline = time.monotonic() + KILL_WAIT_S
+        with open_rollout_store(None) as db:
+            while not seen and proc.poll() is None and time.monotonic() < deadline:
+                rows = db.rollouts()
+                seen = bool(rows) and reached(db, rows[0])
+                time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert seen, f"the deploy ended before {what}: {proc.stderr.read().decode()[-2000:]}"
+    assert proc.returncode == -signal.SIGKILL
+    with open_rollout_store(None) as db:
+        killed = rollout.summary(db, None)
+    assert killed["state"] == "running" and killed["driver"] is not None
+    return killed
 
 
 def _events(store_spec: str | None, rollout_id: str) -> list[dict]:
@@ -166,26 +206,11 @@ def test_latency_over_budget_is_unhealthy(project: Project) -> None:
                                                ("tiny@2", ("em-3", "flashing"))])
 def test_kill_9_mid_deploy_then_resume(project: Project, target: str, point: tuple[str, str]) -> None:
     """A real SIGKILL of `tinyml deploy` once `point` (device, state) is in the store; resume finishes the plan."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TINYML_NO_TRACK")}
-    proc = subprocess.Popen([sys.executable, "-m", "tinyml.cli", "deploy", target, "--fleet", "fleet.toml"],
-                            cwd=project.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seen = None
-    try:
-        deadline = time.monotonic() + KILL_WAIT_S
-        with open_rollout_store(None) as db:
-            while seen is None and proc.poll() is None and time.monotonic() < deadline:
-                rows = db.rollouts()
-                if rows and rows[0]["identity"].startswith(f"{target} "):
-                    seen = next((s for s in db.steps(rows[0]["id"]) if (s["device"], s["state"]) == point), None)
-                time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert seen is not None, f"the deploy ended before {point}: {proc.stderr.read().decode()[-2000:]}"
-    assert proc.returncode == -signal.SIGKILL
-    with open_rollout_store(None) as db:
-        killed = rollout.summary(db, None)
-    assert killed["state"] == "running" and killed["driver"] is not None   # the dead driver's claim is left
+    def reached(db: RolloutStore, row: dict) -> bool:
+        return row["identity"].startswith(f"{target} ") and any((s["device"], s["state"]) == point
+                                                                for s in db.steps(row["id"]))
+
+    killed = deploy_killed_when(project.root, (target, "--fleet", "fleet.toml"), reached, f"{point}")
     project.cli("rollout", "resume", killed["id"])
     with open_rollout_store(None) as db:
         summary = rollout.summary(db, killed["id"])

@@ -31,6 +31,12 @@ CASES = {
                             "rollout.max_instructions: must be a positive number"),
     "no_devices": ('[cohorts]\ncanary = []\n', "[[devices]]: the fleet has no devices"),
     "not_toml": ("[rollout\n", "not valid TOML"),
+    "shadow_without_telemetry": (GOOD.replace("stages = [0.5]", "stages = [0.5]\nshadow_first = true"),
+                                 "rollout.shadow_first: needs a [telemetry] table"),
+    "agreement_above_one": (GOOD + "[telemetry]\nmin_agreement = 1.5\n", "telemetry.min_agreement: must be in [0, 1]"),
+    "telemetry_unknown_key": (GOOD + "[telemetry]\nthreshold = 1\n", "[telemetry]: unknown key 'threshold'"),
+    "field_id_not_hex": (GOOD.replace('emulated = true', 'emulated = true\nfield_id = "XYZ"', 1),
+                         "device 'em-1'.field_id: must be the id its reports carry"),
 }
 
 
@@ -56,3 +62,15 @@ def test_stage_plan_canary_then_shares_then_all(tmp_path: Path) -> None:
     assert fleet.state_dir == (tmp_path / ".tinyml" / "emulated").resolve()
     rules = fleet.rules
     assert rules.should_abort(failed=1, finished=1) and not rules.should_abort(failed=0, finished=3)
+
+
+def test_shadow_stage_and_telemetry_table(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text(GOOD.replace("stages = [0.5]", "stages = [0.5]\nshadow_first = true")
+                    + '[telemetry]\nstore = "reports/field.sqlite"\nmin_agreement = 0.95\nwait_s = 30\n')
+    fleet = load_fleet(path)
+    assert fleet.stage_plan()[:2] == [("shadow", ["em-1"]), ("canary", ["em-1"])]
+    telemetry = fleet.rules.telemetry
+    assert telemetry.store == str(tmp_path / "reports" / "field.sqlite") and telemetry.min_agreement == 0.95
+    assert telemetry.wait_s == 30.0 and telemetry.min_shadow_runs == 200    # the rest are the defaults
+    assert type(fleet.rules).from_json(fleet.rules.to_json()) == fleet.rules  # as the rollout store keeps them

@@ -3,7 +3,9 @@ the dynamo exporter since torch 2.9; opset 18+, weights in an `.onnx.data` side 
 end, int8 quantization with random, unlabelled calibration data, tinyml's compiler, and run bit-exact against the
 TFLite interpreter on the host; the DS-CNN and the MobileNetV2 also on the M4 in QEMU.
 
-All models are exported by one `torch.onnx.export` call (see `onnx_zoo_models.export_all`) and cut apart."""
+All models are exported by one `torch.onnx.export` call (see `onnx_zoo_models.export_all`) and cut apart. The
+transposed-convolution architectures (an autoencoder, a tiny U-Net: `keras_zoo_models`) are Keras models converted
+by the TFLite converter directly, bit-exact on the host and on the M4 in QEMU."""
 from __future__ import annotations
 
 import json
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests import tflite_models as tm
+from tests.train import keras_zoo_models as keras_zoo
 from tests.train import onnx_zoo_models as zoo
 from tests.train.conftest import run_cli
 from tinyml.compiler.codegen import compile_model
@@ -148,3 +151,35 @@ def test_missing_external_data_file_is_named(exported, tmp_path):
                 code=2)
     assert r.stderr.count("\n") == 1 and "'all.onnx.data'" in r.stderr and "ValidationError" not in r.stderr
     assert not (tmp_path / "x.tflite").exists()
+
+
+@pytest.fixture(scope="module")
+def keras_zoo_tflite(tmp_path_factory) -> dict[str, Path]:
+    """The Keras zoo models, int8 by the TFLite converter (random calibration inputs, no labels)."""
+    from tinyml.train.quantize import convert_int8
+
+    out = {}
+    for name, build in keras_zoo.MODELS.items():
+        out[name] = tmp_path_factory.mktemp(name) / f"{name}.tflite"
+        out[name].write_bytes(convert_int8(build(), keras_zoo.calibration(name, 32)))
+    return out
+
+
+@pytest.mark.parametrize("name", list(keras_zoo.MODELS))
+def test_transposed_conv_zoo_bit_exact_on_host(name, keras_zoo_tflite, tmp_path):
+    ops = [op.opcode for op in read_tflite(keras_zoo_tflite[name]).operators]
+    assert ops.count("TRANSPOSE_CONV") == 2, ops
+    if name == "tiny_unet":
+        assert ops[-1] == "LOG_SOFTMAX" and "CONCATENATION" in ops, ops
+    _host_equals_tflite(keras_zoo_tflite[name], tmp_path)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", list(keras_zoo.MODELS))
+def test_transposed_conv_zoo_bit_exact_on_m4(name, keras_zoo_tflite, tmp_path):
+    from tinyml.device.bench import bench
+    from tinyml.device.boards import get_board
+
+    report = bench(keras_zoo_tflite[name], get_board("mps2-an386"), runs=3, build_dir=tmp_path / "build")
+    assert report.references == ["host", "tflite"] and report.mismatched_samples == []
+    assert report.outputs_match == report.outputs_total == 3 * len(report.outputs)

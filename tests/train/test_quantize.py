@@ -34,3 +34,18 @@ def test_quantize_errors(tmp_path, train_cache):
     assert "no such file" in r.stderr
     r = run_cli("train", "nope", "-o", tmp_path / "x", code=2)
     assert "unknown recipe" in r.stderr
+
+
+def test_a_rolled_keras_3_lstm_is_refused_before_the_converter_crashes(tmp_path):
+    """Keras 3's LSTM converts to a WHILE loop whose int8 calibration segfaults the converter: one clear line,
+    naming the layer and the two ways that work, instead of a dead process."""
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, name="kws_lstm"), keras.layers.Dense(2)])
+    model.save(tmp_path / "lstm.keras")
+    np.savez(tmp_path / "calib.npz", x=np.random.default_rng(0).standard_normal((8, 5, 3)).astype(np.float32))
+    r = run_cli("quantize", tmp_path / "lstm.keras", "--calib", tmp_path / "calib.npz", "-o", tmp_path / "x.tflite",
+                code=2)
+    assert "layer 'kws_lstm' (LSTM)" in r.stderr and "unroll=True" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.tflite").exists()

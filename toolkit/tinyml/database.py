@@ -46,14 +46,14 @@ class Transaction:
             self._cur.close()
 
 
-def is_postgres(spec: str | Path) -> bool:
+def _is_postgres(spec: str | Path) -> bool:
     return str(spec).startswith(("postgresql://", "postgres://"))
 
 
 def connect(spec: str | Path, what: str, hint: str = "") -> Connection:
     """`postgresql://user@host:port/db` or a SQLite file path (created with its folder). `what` names the store in
     errors ("the rollout store"); `hint` is appended to them (e.g. which option takes the URL)."""
-    if is_postgres(spec):
+    if _is_postgres(spec):
         return _postgres(str(spec), what)
     path = Path(spec)
     try:

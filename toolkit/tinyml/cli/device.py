@@ -42,6 +42,13 @@ def field_options(command):
                      help="Field app: a challenger .tflite run beside the model (agreement, confusion matrix)."),
         click.option("--shadow-every", type=int, help="Field app: the challenger runs on every k-th inference "
                                                       "[default: 1]."),
+        click.option("--sensor", type=click.Choice(["protocol", "file"]),
+                     help="Field app, a model with features.json: raw samples streamed by the host over the serial "
+                          "link, or read from a recorded file the emulator hands the firmware (emulated boards; "
+                          "`tinyml field run` lays the clips out) [default: protocol]."),
+        click.option("--shadow-arena", type=click.Choice(["shared", "separate"]),
+                     help="Field app: one arena for both models, run one after the other, or each its own "
+                          "[default: shared]."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -99,7 +106,9 @@ def build(model: Path, board_name: str, out_dir: Path, weights: str, builder: st
           f"{result.ram_budget} B (arena {result.arena_bytes} B, stack {result.stack_bytes} B) -> {out_dir}"
           + (f"; reports {result.identity}" if result.identity else "")
           + (f"; statistics {costs['stats_bytes']} B, features {costs['features_bytes']} B of RAM"
-             if "stats_bytes" in costs else ""))
+             if "stats_bytes" in costs else "")
+          + (f"; shadow arena {costs['shadow_arena_bytes']} B, arenas {costs['arenas_bytes']} B "
+             f"({costs['arena_saving_bytes']} B saved by sharing)" if "arenas_bytes" in costs else ""))
     record("build", result.to_json(), [out_dir / "build.json", out_dir / "firmware.elf"])
     require_fit(result)
 
@@ -134,12 +143,15 @@ def flash(board_name: str, build_dir: Path, probe: str | None, dry_run: bool) ->
               help="Firmware build directory (reused if it holds this model for this board; default: a cache).")
 @click.option("--cycles", is_flag=True, help="Also estimate cycles per inference and MAC/cycle from a traced run "
                                               "(emulated Cortex-M4/M7: their instruction timings).")
+@click.option("--profile", "per_layer", is_flag=True,
+              help="Also profile one inference per layer (the first sample): instructions, estimated cycles, MACs, "
+                   "MAC/cycle and the kernel variant, read from the emulator's trace (emulated Cortex-M4/M7).")
 @weights_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @no_track_option
 def bench(model: Path, board_name: str, emulator: str | None, port: str | None, inputs_path: Path | None,
-          output_path: Path | None, runs: int | None, build_dir: Path | None, cycles: bool, weights: str,
-          as_json: bool, no_track: bool) -> None:
+          output_path: Path | None, runs: int | None, build_dir: Path | None, cycles: bool, per_layer: bool,
+          weights: str, as_json: bool, no_track: bool) -> None:
     """Run MODEL on a board (emulated, or flashed on --port), check every output against the host reference and
     report instructions or cycles, latency, memory and energy per inference. Exit code 5 if any output differs."""
     from tinyml import npyio
@@ -148,14 +160,26 @@ def bench(model: Path, board_name: str, emulator: str | None, port: str | None, 
 
     if emulator and port:
         raise TinymlError("--emulator and --port exclude each other")
+    if per_layer and port:
+        raise TinymlError("--profile reads the emulator's trace; it cannot profile the board on --port")
     board = get_board(board_name)
+    if per_layer:
+        from tinyml.device.profile import require_profilable
+
+        require_profilable(board)
     inputs = npyio.load_inputs(inputs_path) if inputs_path else None
     report = run_bench(model, board, port=port, inputs=inputs, runs=runs, build_dir=build_dir,
                        progress=not as_json and sys.stderr.isatty(), source=str(inputs_path or "inputs"),
                        cycles=cycles, weights=weights)
     if output_path:
         npyio.save_outputs(output_path, report.outputs)
-    emit(report.to_json(), as_json,
+    layers = None
+    if per_layer:
+        from tinyml.device.profile import profile
+
+        layers = profile(model, board, inputs=inputs, build_dir=build_dir, weights=weights,
+                         source=str(inputs_path or "inputs"))
+    emit(report.to_json() | ({"profile": layers.to_json()} if layers else {}), as_json,
           f"{report.board} ({report.target}): {report.outputs_match}/{report.outputs_total} outputs match the "
           f"reference ({', '.join(report.references)}) over {report.runs} runs\n"
           f"  {report.counter} per inference: {report.count_per_inference:,} (min {min(report.per_inference):,}, "
@@ -168,7 +192,9 @@ def bench(model: Path, board_name: str, emulator: str | None, port: str | None, 
           f"  energy estimate: {report.energy_uj_estimate:.3f} uJ per inference\n"
           f"  flash {report.flash_bytes} B (weights {report.weights_bytes} B), RAM {report.ram_bytes} B "
           f"(arena {report.arena_bytes} B), peak stack {report.stack_peak_bytes} B"
-          + (f"\n  firmware: {report.firmware_version}" if " lin:" in report.firmware_version else ""))
+          + (f"\n  firmware: {report.firmware_version}" if " lin:" in report.firmware_version else "")
+          + (f"\nper-layer profile of sample 0 (Cortex-M4 timings, zero wait states):\n{layers.table()}"
+             if layers else ""))
     record("bench", report.to_json(), [model])
     if report.mismatched_samples:
         shown = ", ".join(map(str, report.mismatched_samples[:20]))

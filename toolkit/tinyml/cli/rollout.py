@@ -33,6 +33,13 @@ def _table(summary: dict[str, Any]) -> str:
         lines.append(f"{s['device']:12} {s['board']:14} {plan[s['stage']]:6} {s['state']:18} "
                      f"{s['previous'] or '-':10} {d.get('reported') or '-':10} {count:>14}  "
                      f"{'; '.join(d.get('problems', [])) or '-'}")
+    for g in summary.get("gates", []):
+        d = g["detail"]
+        figures = ", ".join(f"{k} {d[k]}" for k in ("production", "shadow_agree", "shadow_runs", "agreement", "skipped")
+                            if d.get(k) is not None)
+        problems = d.get("problems") or [p for v in d.get("canaries", {}).values() for p in v["problems"]]
+        lines.append(f"gate {g['gate']:8} {g['device']:12} {g['state']:16} {figures or '-'}  "
+                     f"{'; '.join(problems) or '-'}")
     return "\n".join(lines)
 
 
@@ -61,14 +68,31 @@ def _shares(text: str | None) -> tuple[float, ...] | None:
 @store_option
 @click.option("--stages", help="Shares of the fleet after the canary cohort, e.g. 0.5 or 0.25,0.5 "
                                 "(default: the fleet file's rollout.stages; the last stage is always all).")
+@click.option("--monitor-store", help="The monitor's report store (a SQLite file, sqlite:///PATH or postgresql://): "
+                                      "turns on the field telemetry gate (default: the fleet file's telemetry.store).")
+@click.option("--shadow-first", is_flag=True, help="A shadow stage first: the canaries run the new version as the "
+                                                    "shadow model beside production; promoted on agreement.")
 @json_option
-def deploy(ref: str, fleet_path: Path, store: str | None, stages: str | None, as_json: bool) -> None:
+def deploy(ref: str, fleet_path: Path, store: str | None, stages: str | None, monitor_store: str | None,
+           shadow_first: bool, as_json: bool) -> None:
     """Roll NAME@VERSION out to a fleet in stages: canaries first, health-checked, rolled back on failure."""
+    from dataclasses import replace
+
     from tinyml.lifecycle import rollout
-    from tinyml.lifecycle.fleet import load_fleet
+    from tinyml.lifecycle.fleet import Telemetry, load_fleet
     from tinyml.lifecycle.rollout_store import open_rollout_store
 
     fleet = load_fleet(fleet_path)
+    rules = fleet.rules
+    if monitor_store:
+        where = monitor_store if "://" in monitor_store else str(Path(monitor_store).resolve())
+        rules = replace(rules, telemetry=replace(rules.telemetry or Telemetry(), store=where))
+    if shadow_first:
+        if rules.telemetry is None:
+            raise click.BadParameter("needs the field telemetry: give --monitor-store or a [telemetry] table in "
+                                     f"{fleet_path}", param_hint="--shadow-first")
+        rules = replace(rules, shadow_first=True)
+    fleet = replace(fleet, rules=rules)
     with open_rollout_store(store) as db:
         done = rollout.deploy(db, fleet, ref, _say, _shares(stages))
         _finish(rollout.summary(db, done["id"]), as_json)

@@ -75,23 +75,27 @@ def train(recipe: str, data_spec: str | None, epochs: int | None, seed: int, wid
               help="The int8 .tflite to write (a .json report is written beside it).")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow's and the converter's log lines (by default they "
                                               "go to quantize.log beside the output).")
+@click.option("--activations", type=click.Choice(["int8", "int16"]), default="int8", show_default=True,
+              help="int16: 16x8 quantization (int16 activations, input and output; int8 weights; int64 bias), "
+                   "for models that lose accuracy at int8 (audio front ends, regression).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @no_track_option
-def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Path, verbose: bool, as_json: bool,
-             no_track: bool) -> None:
-    """Full-integer int8 PTQ of MODEL (.keras, model dir, SavedModel dir or .onnx); reports float, int8 (TFLite)
-    and compiled-C (host) accuracy on the test split."""
+def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Path, verbose: bool,
+             activations: str, as_json: bool, no_track: bool) -> None:
+    """Full-integer int8 (or, with --activations int16, 16x8) PTQ of MODEL (.keras, model dir, SavedModel dir or
+    .onnx); reports float, quantized (TFLite) and compiled-C (host) accuracy on the test split."""
     from tinyml.train.metrics import describe
     from tinyml.train.quantize import CalibrationReport
     from tinyml.train.quantize import quantize as run
 
-    r = run(model, out_path, calib_spec, seed=seed, verbose=verbose)
+    r = run(model, out_path, calib_spec, seed=seed, verbose=verbose, activations=activations)
+    kind = "16x8" if activations == "int16" else "int8"
     onnx_line = (f"\n  ONNX {r.onnx['onnx_input']} {r.onnx['onnx_input_shape']} -> int8 input "
                  f"{r.onnx['tflite_input']} {r.onnx['tflite_input_shape']}; data read as {r.onnx['data_layout']}"
                  if r.onnx else "")
     if isinstance(r, CalibrationReport):
         emit(r.to_json(), as_json,
-             f"{out_path}: {r.tflite_bytes} B; calibrated on {r.calib_samples} unlabelled inputs; int8 vs float on "
+             f"{out_path}: {r.tflite_bytes} B; calibrated on {r.calib_samples} unlabelled inputs; {kind} vs float on "
              f"{r.check_samples}: "
              + (f"top-1 agreement {pct(r.top1_agreement)}, " if r.top1_agreement is not None else "")
              + f"max error {pct(r.max_error_vs_float)} of the output range; compiled C on host "
@@ -99,7 +103,7 @@ def quantize(model: Path, calib_spec: str | None, seed: int | None, out_path: Pa
     else:
         emit(r.to_json(), as_json,
              f"{out_path}: {r.tflite_bytes} B; test {r.metric}: float "
-             f"{describe(r.float_accuracy, r.test_samples, r.metric)}, int8 TFLite "
+             f"{describe(r.float_accuracy, r.test_samples, r.metric)}, {kind} TFLite "
              f"{describe(r.int8_accuracy, r.test_samples, r.metric)}, compiled C on host "
              f"{describe(r.host_c_accuracy, r.test_samples, r.metric)} "
              f"({'bit-exact with TFLite' if r.host_equals_tflite else 'DIFFERS'})" + onnx_line)

@@ -40,6 +40,7 @@ from tinyml.device.protocol import DeviceLink, connect, parse_firmware_version
 from tinyml.device.targets.host import check_inputs, run_host, sample_shape
 from tinyml.device.targets.qemu import QemuSession, ticks_to_instructions
 from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
+from tinyml.npyio import write_atomically
 from tinyml.paths import FIRMWARE_DIR, cache_dir
 
 DEFAULT_RUNS = 10
@@ -362,15 +363,15 @@ def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: li
 
 def measure_instructions(model_path: Path, board: Board, runs: int = 2) -> int:
     """Instructions per inference of `model_path` in `board`'s emulator, on `runs` random samples (deterministic:
-    QEMU `-icount shift=0`). Cached by board, model hash and runs in `cache_dir()/bench/instructions.json`, because
-    the budget search (`tinyml fit`) and `tinyml prune` ask for the same models again."""
-    key = f"{board.name}:{hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]}:{runs}"
+    QEMU `-icount shift=0`). Cached in `cache_dir()/bench/instructions.json` under the firmware's build key (the
+    model, the board profile and tinyml's sources, so a kernel change is measured anew) and the runs, because the
+    budget search (`tinyml fit`) and `tinyml prune` ask for the same models again."""
+    key = f"{board.name}:{_build_key(Path(model_path), board, 'auto')}:{runs}"
     path = cache_dir() / "bench" / "instructions.json"
     cache = json.loads(path.read_text()) if path.exists() else {}
     if key not in cache:
         count = bench(Path(model_path), board, runs=runs).count_per_inference
         cache = json.loads(path.read_text()) if path.exists() else {}    # another process may have added some
         cache[key] = count
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cache, indent=1))
+        write_atomically(path, json.dumps(cache, indent=1).encode())
     return int(cache[key])

@@ -26,6 +26,7 @@ from tinyml.device.field_app import (
     SHADOW_PREFIX,
     FieldApp,
     FieldOptions,
+    arena_symbol,
     field_app,
     field_costs,
     render_field_config,
@@ -324,15 +325,21 @@ def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str =
             result = _build_with_platformio(Path(model_path), board, work, weights, app, mlperf_model,
                                             final_dir=out_dir)
         else:
-            compiled = compile_for_board(Path(model_path), board, work / "model", weights)
+            compiled = compile_for_board(Path(model_path), board, work / "model", weights,
+                                         arena_symbol=arena_symbol(field))
             mlperf = app_settings(Path(model_path), compiled, app, mlperf_model)
             field_settings = None
             if app == "field":
                 options = field or FieldOptions()
                 shadow = None if options.shadow is None else compile_for_board(
-                    options.shadow, board, work / "shadow", weights, prefix=SHADOW_PREFIX)
+                    options.shadow, board, work / "shadow", weights, prefix=SHADOW_PREFIX,
+                    arena_symbol=arena_symbol(options))
+                if options.sensor == "file" and board.emulator is None:
+                    raise TinymlError(f"--sensor file is for emulated boards (the firmware reads the file through "
+                                      f"semihosting); {board.name} has no emulator: give it a tm_sensor_read",
+                                      BAD_INPUT)
                 field_settings = field_app(Path(model_path), compiled.inputs, compiled.outputs, options,
-                                           work / "features", shadow=shadow)
+                                           work / "features", shadow=shadow, model_arena_bytes=compiled.arena_bytes)
             result = build_compiled(compiled, board, work, final_dir=out_dir, weights=weights, mlperf=mlperf,
                                     identity=identity, field=field_settings)
         _replace_dir(work, out_dir)
@@ -357,9 +364,10 @@ def app_settings(model_path: Path, compiled: CompiledModel, app: str, mlperf_mod
 
 
 def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: str = "auto",
-                      prefix: str = "tm_model") -> CompiledModel:
+                      prefix: str = "tm_model", arena_symbol: str | None = None) -> CompiledModel:
     """The model's C for the board's core (kernel variants, weight layout) in `out_dir`; every external symbol
-    starts with `prefix` (a second model in the same image: the field app's shadow model)."""
+    starts with `prefix` (a second model in the same image: the field app's shadow model); `arena_symbol`: the
+    application's arena it uses instead of its own (the field app's shared arena)."""
     from tinyml.compiler.codegen import compile_model
     from tinyml.compiler.codegen.target import Target
 
@@ -367,7 +375,7 @@ def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: st
         raise TinymlError(f"unknown weight layout '{weights}'; expected one of {', '.join(WEIGHT_LAYOUTS)}",
                           BAD_INPUT)
     target = replace(Target.for_board(board), wide_fc=WEIGHT_LAYOUTS[weights])
-    return compile_model(model_path, out_dir, prefix=prefix, target=target)
+    return compile_model(model_path, out_dir, prefix=prefix, target=target, arena_symbol=arena_symbol)
 
 
 def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir: Path | None = None,

@@ -7,6 +7,10 @@ model's reference statistics (`<model>.stats.json`, written by `tinyml quantize`
 device's histograms must have the reference's bins for drift scores to compare them); asking for other bins is an
 error. A model with `features.json` gets the on-chip feature extractor (`tinyml.device.features_sources`) and
 takes raw int16 samples; any other model takes its input tensor's bytes as the stream.
+
+With a shadow model the two models run one after the other, so by default (`shadow_arena="shared"`) both are
+generated with their arena supplied from outside (`compile_model(..., arena_symbol=SHARED_ARENA_SYMBOL)`) and the
+app defines one block for both (`shared_arena_layout`); "separate" keeps each model's own static arena.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tinyml.device.statistics import StatsLayout, layout_for, load_statistics, stats_path
 from tinyml.errors import BAD_INPUT, TinymlError
+from tinyml.paths import HAL_DIR
 
 if TYPE_CHECKING:
     from tinyml.compiler.codegen import TensorInfo
@@ -28,6 +33,11 @@ MAX_REPORT_PAYLOAD = 4096       # docs/PROTOCOL.md: no frame is longer
 REPORT_STRING_MAX = 32          # device id, firmware version, model hash
 MAX_VALUES_PER_CHANNEL = 262143  # per inference (tm_stats.h: 32-bit sums of squares per inference)
 SHADOW_PREFIX = "tm_shadow"     # the challenger's symbols
+SHARED_ARENA_SYMBOL = "tm_field_arena"  # the block both models use with a shared arena (firmware/field)
+SHADOW_ARENAS = ("shared", "separate")  # one block for both models, or each model's own static arena
+SENSORS = ("protocol", "file")  # raw samples: streamed by the host (SAMPLES frames), or read from a recorded file
+SENSOR_FILE_SOURCE = HAL_DIR / "common" / "sensor_file.c"  # the emulators' recorded sensor (semihosting)
+INPUT_COPY_ALIGN = 4            # the input kept for the challenger starts on a word
 
 
 # Where a chip keeps its factory-programmed unique id (MCU name prefix: address, bytes), read by the field app's
@@ -59,6 +69,8 @@ class FieldOptions:
     infer_every: int | None = None  # new feature frames per inference (default: one whole window)
     shadow: Path | None = None      # a challenger .tflite run beside the model
     shadow_every: int = 1           # the challenger runs on every k-th inference
+    shadow_arena: str = "shared"    # SHADOW_ARENAS
+    sensor: str = "protocol"        # SENSORS: "file" is for emulators (tinyml.device.field_device.sensor_file_args)
 
     def check(self) -> None:
         if not 1 <= self.report_every < 2**32:
@@ -67,9 +79,39 @@ class FieldOptions:
             raise TinymlError(f"--infer-every must be at least 1, got {self.infer_every}", BAD_INPUT)
         if not 1 <= self.shadow_every < 2**32:
             raise TinymlError(f"--shadow-every must be at least 1, got {self.shadow_every}", BAD_INPUT)
+        if self.sensor not in SENSORS:
+            raise TinymlError(f"--sensor must be one of {', '.join(SENSORS)}, got '{self.sensor}'", BAD_INPUT)
+        if self.shadow_arena not in SHADOW_ARENAS:
+            raise TinymlError(f"--shadow-arena must be one of {', '.join(SHADOW_ARENAS)}, got "
+                              f"'{self.shadow_arena}'", BAD_INPUT)
         if not 1 <= self.group <= 255:
             raise TinymlError(f"--stats-group must be between 1 and 255 (a report carries it in one byte), got "
                               f"{self.group}", BAD_INPUT)
+
+
+def arena_symbol(options: FieldOptions | None) -> str | None:
+    """The arena symbol both models are compiled with (`compile_model(..., arena_symbol=...)`): SHARED_ARENA_SYMBOL
+    with a shadow model sharing the arena, else None (each model owns its static arena)."""
+    shared = options is not None and options.shadow is not None and options.shadow_arena == "shared"
+    return SHARED_ARENA_SYMBOL if shared else None
+
+
+@dataclass(frozen=True)
+class SharedArena:
+    """One block for the production model and the challenger, which run one after the other. Nothing of either
+    model's arena lives across the two runs except the input the challenger needs (the production model may
+    overwrite its own): it is kept at `input_offset`, past every byte the production model uses, and copied to
+    the challenger's input just before it runs. The production model's argmax is taken before that copy."""
+
+    bytes: int
+    input_offset: int
+
+
+def shared_arena_layout(production_arena: int, shadow_arena: int, input_bytes: int) -> SharedArena:
+    """The block: the larger of the challenger's arena and the production model's followed by the kept input (so
+    the input costs nothing where the challenger's arena is the larger by at least the input)."""
+    offset = -(-production_arena // INPUT_COPY_ALIGN) * INPUT_COPY_ALIGN
+    return SharedArena(max(shadow_arena, offset + input_bytes), offset)
 
 
 @dataclass(frozen=True)
@@ -100,14 +142,21 @@ class FieldApp:
     include_dirs: tuple[Path, ...] = ()
     shadow: ShadowModel | None = None
     input_bytes: int = 0            # the production model's input tensor
+    model_arena_bytes: int = 0      # the production model's arena (its plan)
+    shared_arena: SharedArena | None = None  # with a shadow model sharing the arena
+    sensor: str = "protocol"        # SENSORS
+    feature_params: dict | None = None  # the model's features.json, for hosts that lay out a recorded sensor's file
 
     def to_json(self) -> dict:
         data = {"layout": self.layout.to_json(), "report_every": self.report_every,
                 "infer_every": self.infer_every, "features_on_chip": self.features_on_chip,
-                "shadow_every": self.shadow_every, "report_bytes": self.report_bytes}
+                "shadow_every": self.shadow_every, "report_bytes": self.report_bytes, "sensor": self.sensor}
+        if self.feature_params is not None:
+            data["feature_params"] = self.feature_params
         if self.shadow is not None:
             data["shadow"] = {"model": str(self.shadow.path), "model_hash": self.shadow.model_hash,
-                              "classes": self.shadow.classes, "arena_bytes": self.shadow.arena_bytes}
+                              "classes": self.shadow.classes, "arena_bytes": self.shadow.arena_bytes,
+                              "arena": "separate" if self.shared_arena is None else "shared"}
         return data
 
 
@@ -129,9 +178,11 @@ def report_payload_bytes(layout: StatsLayout) -> int:
 
 
 def field_app(model_path: Path, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo],
-              options: FieldOptions, out_dir: Path, shadow: ShadowCompiled | None = None) -> FieldApp:
+              options: FieldOptions, out_dir: Path, shadow: ShadowCompiled | None = None,
+              model_arena_bytes: int = 0) -> FieldApp:
     """The field app's settings for a compiled model (`out_dir`: where the feature extractor's C may be written;
-    `shadow`: the challenger compiled with SHADOW_PREFIX, when `options.shadow` names one)."""
+    `shadow`: the challenger compiled with SHADOW_PREFIX and `arena_symbol(options)`, when `options.shadow` names
+    one; `model_arena_bytes`: the production model's arena)."""
     options.check()
     model_path = Path(model_path)
     if len(inputs) != 1 or inputs[0].dtype != "int8" or any(o.dtype != "int8" for o in outputs):
@@ -154,13 +205,39 @@ def field_app(model_path: Path, inputs: Sequence[TensorInfo], outputs: Sequence[
     infer_every: int | str = 1
     if extractor is not None:
         infer_every = options.infer_every or "TM_FEATURES_FRAMES"
+    sources, params = tuple(extractor[0]) if extractor else (), None
+    if options.sensor == "file":
+        if extractor is None:
+            raise TinymlError(f"{model_path}: --sensor file reads raw samples, but the model has no features.json "
+                              "(it takes whole input tensors over the serial link)", BAD_INPUT)
+        params, infer_every = _recorded_sensor(model_path, options.infer_every)
+        sources += (SENSOR_FILE_SOURCE,)
+    input_bytes = math.prod(inputs[0].shape)
+    shared = None if shadow is None or arena_symbol(options) is None else shared_arena_layout(
+        model_arena_bytes, shadow.arena_bytes, input_bytes)
     return FieldApp(layout=layout, features=features, rows=rows, report_every=options.report_every,
                     infer_every=infer_every, features_on_chip=extractor is not None,
                     shadow_every=options.shadow_every if shadow else 0, report_bytes=report_bytes,
-                    sources=tuple(extractor[0]) if extractor else (),
-                    include_dirs=tuple(extractor[1]) if extractor else (),
+                    sources=sources, include_dirs=tuple(extractor[1]) if extractor else (),
                     shadow=_shadow(options.shadow or model_path, inputs[0], outputs[0], shadow) if shadow else None,
-                    input_bytes=math.prod(inputs[0].shape))
+                    input_bytes=input_bytes, model_arena_bytes=model_arena_bytes, shared_arena=shared,
+                    sensor=options.sensor, feature_params=params)
+
+
+def _recorded_sensor(model_path: Path, infer_every: int | None) -> tuple[dict, int]:
+    """(the model's features.json, frames per inference) for a `--sensor file` build. By default a clip per
+    inference: the fewest frames after which the next clip's frames start clear of the last one's (the frames of
+    a clip, one hop more for each hop its window reaches past them), so a file of clips laid back to back
+    (tinyml.field.replay.sensor_stream) gives exactly one inference per clip."""
+    from tinyml.device.features_sources import features_json, read_features
+    from tinyml.features import FeatureParams
+
+    found = features_json(model_path)
+    if found is None:
+        raise TinymlError(f"{model_path}: no features.json beside it", BAD_INPUT)
+    data = read_features(found)
+    params = FeatureParams.from_json(data)
+    return data, infer_every or params.frames - 1 + -(-params.window // params.hop)
 
 
 class ShadowCompiled(Protocol):
@@ -248,13 +325,14 @@ def render_field_config(app: FieldApp, *, model_hash: str, firmware_version: str
     return env.get_template("field_config.h.j2").render(
         board=board, layout=app.layout, features=app.features, rows=app.rows, report_every=app.report_every,
         infer_every=app.infer_every, features_on_chip=app.features_on_chip, shadow_every=app.shadow_every,
-        shadow_classes=app.shadow.classes if app.shadow else 0, firmware_version=firmware_version,
+        shadow_classes=app.shadow.classes if app.shadow else 0, shared_arena=app.shared_arena,
+        firmware_version=firmware_version,
         model_hash=model_hash, unique_id=unique_id_location(mcu))
 
 
 NM = "arm-none-eabi-nm"
 STATS_SYMBOL = "tm_field_stats"          # the statistics block (firmware/field/tm_field.c)
-ARENA_SYMBOL = "arena"                   # each generated model.c's static arena
+ARENA_SYMBOL = "arena"                   # each generated model.c's static arena (without an arena symbol)
 CONFUSION_SYMBOL = "tm_field_confusion"  # the shadow model's confusion matrix (firmware/field/tm_field_shadow.c)
 IDENTITY_SYMBOL = "tm_field_identity"    # the device identity block (firmware/field/tm_field_device.c)
 _RAM_TYPES = frozenset("bBdD")
@@ -289,11 +367,13 @@ def field_costs(elf: Path, app: FieldApp) -> dict[str, int]:
     costs = {"stats_bytes": sizes[STATS_SYMBOL], "identity_bytes": sizes.get(IDENTITY_SYMBOL, 0),
              "features_bytes": features}
     if app.shadow is not None:
-        # Each generated model.c owns a static `arena`: in this image the two are separate (their sizes in the
-        # ELF). Run one after the other they could share one block of the larger size, plus a copy of the input
-        # for the challenger (the production model may overwrite its input): "arenas_shared_bytes", the plan.
-        arenas = [size for name, size, _ in symbols if name == ARENA_SYMBOL]
-        costs |= {"confusion_bytes": sizes.get(CONFUSION_SYMBOL, 0), "shadow_arena_bytes": app.shadow.arena_bytes,
-                  "arenas_separate_bytes": sum(arenas),
-                  "arenas_shared_bytes": max(arenas, default=0) + app.input_bytes}
+        # The arenas as linked: each model's static `arena`, or the one block both share (SharedArena, with the
+        # input kept for the challenger); the saving is against two static arenas of the plans' sizes (a static
+        # arena has at least one byte, emit.model_c).
+        shared = sizes.get(SHARED_ARENA_SYMBOL, 0)
+        linked = sum(size for name, size, _ in symbols if name == ARENA_SYMBOL) + shared
+        separate = max(app.model_arena_bytes, 1) + max(app.shadow.arena_bytes, 1)
+        costs |= {"confusion_bytes": sizes.get(CONFUSION_SYMBOL, 0),
+                  "production_arena_bytes": app.model_arena_bytes, "shadow_arena_bytes": app.shadow.arena_bytes,
+                  "shared_arena_bytes": shared, "arenas_bytes": linked, "arena_saving_bytes": separate - linked}
     return costs

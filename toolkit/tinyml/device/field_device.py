@@ -9,6 +9,9 @@
         frames = dev.reports()           # REPORT frames (tinyml.device.protocol.Frame), oldest first
         info = dev.info()                # FieldDeviceInfo: the protocol's DeviceInfo and the app's FieldInfo
 
+    with FieldDevice("build/kws-field-file", "mps2-an386", b"dev-0002", sensor_file=Path("clips.raw")) as dev:
+        dev.wait_inferences(100, timeout_s=60)   # a `--sensor file` build reads its recorded sensor on its own
+
 This is the contract the drift evaluation and `tinyml field run`-style commands build on; decoding the frames
 belongs to the field wing (`tinyml.field.report.decode_payload(frame.payload)`), above this one.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +45,7 @@ from tinyml.device.protocol import (
     connect,
 )
 from tinyml.device.targets.qemu import QemuSession
-from tinyml.errors import BAD_INPUT, TinymlError
+from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
 
 PROVISIONED = 0x31505446  # TM_FIELD_PROVISIONED (firmware/field/tm_field_device.h)
 ID_MAX = 32               # TM_FIELD_ID_MAX
@@ -71,6 +75,18 @@ def identity_loader_args(elf: Path, device_id: bytes, boot: int) -> tuple[str, .
     return tuple(args)
 
 
+def sensor_file_args(path: Path) -> tuple[str, ...]:
+    """QEMU arguments that give a `--sensor file` build (firmware/hal/common/sensor_file.c) its recorded sensor:
+    semihosting on, the file as the last word of the guest's command line."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise TinymlError(f"sensor file {path} not found", BAD_INPUT)
+    if any(c in str(path) for c in " ,"):
+        raise TinymlError(f"sensor file {path}: the emulator's command line cannot carry a path with spaces or "
+                          "commas; move the file", BAD_INPUT)
+    return ("-semihosting-config", f"enable=on,target=native,arg=tinyml,arg={path}")
+
+
 def identity_address(elf: Path) -> int:
     """The identity block's RAM address in a field app image (its symbol)."""
     if not Path(elf).is_file():
@@ -88,11 +104,12 @@ class FieldDevice:
 
     `firmware`: a build directory of `tinyml build --app field` (or its firmware.elf); `board`: a board name or
     profile with an emulator; `device_id`: 1 to 32 bytes (text is UTF-8 encoded); `boot`: the boot counter its
-    reports carry. `max_seconds` bounds the emulator's wall time; `timeout_s` each reply.
+    reports carry. `max_seconds` bounds the emulator's wall time; `timeout_s` each reply. `sensor_file`: the raw
+    int16 samples a `--sensor file` build reads as its sensor (see `sensor_file_args`).
     """
 
     def __init__(self, firmware: Path | str, board: Board | str, device_id: bytes | str, boot: int = 1, *,
-                 max_seconds: float = 600.0, timeout_s: float = 2.0) -> None:
+                 max_seconds: float = 600.0, timeout_s: float = 2.0, sensor_file: Path | None = None) -> None:
         firmware = Path(firmware)
         self.elf = firmware / "firmware.elf" if firmware.is_dir() else firmware
         build_json = self.elf.parent / "build.json"
@@ -102,6 +119,8 @@ class FieldDevice:
         self.device_id = device_id.encode() if isinstance(device_id, str) else bytes(device_id)
         self.boot = boot
         self._loader = identity_loader_args(self.elf, self.device_id, boot)
+        if sensor_file is not None:
+            self._loader += sensor_file_args(Path(sensor_file))
         self._max_seconds, self._timeout_s = max_seconds, timeout_s
         self._running = ExitStack()
         self._link: DeviceLink | None = None
@@ -171,3 +190,15 @@ class FieldDevice:
 
     def info(self) -> FieldDeviceInfo:
         return FieldDeviceInfo(self.link.info(), self.link.field_info())
+
+    def wait_inferences(self, count: int, timeout_s: float, poll_s: float = 0.1) -> int:
+        """Waits until the device has made `count` inferences since boot (a `--sensor file` build reads its sensor
+        on its own); returns the count, or raises naming how far it got when `timeout_s` of wall time pass."""
+        deadline = time.monotonic() + timeout_s
+        while (done := self.link.field_info().inferences) < count:
+            if time.monotonic() > deadline:
+                raise TinymlError(f"{self.elf.parent}: {done} of {count} inferences after {timeout_s:.0f} s; is the "
+                                  "sensor file shorter than the stream, or the build without --sensor file?",
+                                  DEVICE_FAILURE)
+            time.sleep(poll_s)
+        return done

@@ -4,15 +4,16 @@ QEMU as `FieldDevice`s, each fed a stream's clips one by one; their REPORT frame
 
 What a device is fed depends on its build. A model with `features.json` computes its features on the chip: every
 clip is streamed as int16 samples after a stream restart, so each clip is one inference over exactly the frames
-the host's extractor computes for it. A model without features.json takes input tensors: int8 tensors from the
-stream, or, for raw clips, the features the host computes with the model's `features.json` (`HostFeatures`,
-`--host-features MODEL.tflite`), the device then running the model and its statistics. Why that second way exists:
-QEMU's UART takes the host's bytes one at a time, about 1 to 3 ms each on a loaded 2-core machine, so a 1-second
-16 kHz clip (32 KB of samples) costs 20 s or more in the emulator, its 490-byte MFCC tensor about 1 s.
+the host's extractor computes for it; a `--sensor file` build reads the clips instead from a file laid out by
+`sensor_stream`, which the emulator hands it (at memory speed, where QEMU's UART takes 2 to 3 s a 1-second clip).
+A model without features.json takes input tensors: int8 tensors from the stream, or, for raw clips, the features
+the host computes with the model's `features.json` (`HostFeatures`, `--host-features MODEL.tflite`), the device
+then running the model and its statistics.
 """
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,14 +84,61 @@ class HostFeatures:
         return self.quantize(self.features(clips))
 
 
+def sensor_stream(clips: np.ndarray, params: FeatureParams, infer_every: int) -> np.ndarray:
+    """int16 clips laid back to back as one sensor stream in which every inference of a device that infers each
+    `infer_every` feature frames sees exactly one clip's frames, as the host's extractor computes them: each clip
+    (cut or zero-padded to `clip_samples`) fills a slot of `infer_every` hops, after a lead of `infer_every -
+    frames` hops (the device's first inference waits for a whole window, later ones for `infer_every` new frames)."""
+    slot = infer_every * params.hop
+    reach = (params.frames - 1) * params.hop + params.window  # the samples a clip's frames read
+    if infer_every < params.frames or reach > slot:
+        least = params.frames - 1 + -(-params.window // params.hop)
+        raise TinymlError(f"a sensor stream of whole clips needs a build whose --infer-every is at least {least} "
+                          f"frames (its clips' frames must not overlap), got {infer_every}", BAD_INPUT)
+    clips = np.asarray(clips, np.int16)[:, :min(params.clip_samples, slot)]  # frames read no further
+    slots = np.zeros((len(clips), slot), np.int16)
+    slots[:, :clips.shape[1]] = clips
+    lead = np.zeros((infer_every - params.frames) * params.hop, np.int16)
+    return np.concatenate([lead, slots.reshape(-1)])
+
+
+def sensor_settings(firmware: Path) -> tuple[FeatureParams, int] | None:
+    """For a `--sensor file` build (its build.json): the model's feature parameters and the frames per inference;
+    None for a build that takes its input over the serial link."""
+    try:
+        field_json = json.loads((Path(firmware) / "build.json").read_text()).get("field") or {}
+    except (OSError, ValueError):
+        return None
+    if field_json.get("sensor") != "file":
+        return None
+    return FeatureParams.from_json(field_json["feature_params"]), int(field_json["infer_every"])
+
+
 def run_device(firmware: Path, inputs: np.ndarray, device_id: bytes, *, boot: int = 1, flush: bool = True,
                board: str | None = None) -> list[Frame]:
     """One emulated device fed `inputs` (int16 clips, or int8 input tensors), one clip or tensor per inference;
-    returns its REPORT frames. `flush`: a last, partial window is reported too (REPORT_NOW)."""
+    returns its REPORT frames. `flush`: a last, partial window is reported too (REPORT_NOW).
+
+    A `--sensor file` build reads the clips as its sensor, back to back (`sensor_stream`), from a file the
+    emulator hands it; other builds take them over the serial link."""
     from tinyml.device.field_device import FieldDevice
 
     inputs = np.asarray(inputs)
     bound = 60.0 + SECONDS_PER_CLIP * len(inputs)
+    sensor = sensor_settings(firmware)
+    if sensor is not None:
+        if inputs.dtype != np.int16:
+            raise TinymlError(f"{firmware}: a --sensor file build reads int16 clips; this stream holds "
+                              f"{inputs.dtype} values", BAD_INPUT)
+        with tempfile.TemporaryDirectory(prefix="tinyml-sensor-") as tmp:
+            path = Path(tmp) / "sensor.raw"
+            path.write_bytes(sensor_stream(inputs, *sensor).astype("<i2").tobytes())
+            with FieldDevice(firmware, board or firmware_board(firmware), device_id, boot, max_seconds=bound,
+                             sensor_file=path) as dev:
+                dev.wait_inferences(len(inputs), bound)
+                if flush and len(inputs) % dev.info().field.report_every:
+                    dev.report_now()
+                return dev.reports()
     with FieldDevice(firmware, board or firmware_board(firmware), device_id, boot, max_seconds=bound) as dev:
         on_chip = dev.info().field.features_on_chip
         if inputs.dtype == np.int16 and not on_chip:

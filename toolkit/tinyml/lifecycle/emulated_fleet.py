@@ -7,7 +7,12 @@ Each device has a folder under the fleet's `state_dir`:
 - `supervisor.json`: the supervisor's pid and the device's serial port (a fixed loopback TCP port, chosen free at
   start and kept across restarts, so `socket://127.0.0.1:PORT` reaches the device like a serial port);
 - `status.json`: written by the supervisor: the image it runs (inode, mtime, size) and QEMU's pid;
+- `boot`: the device's boot counter, one more at every QEMU start;
 - `qemu.log`, `supervisor.log`.
+
+A field app image (`tinyml build --app field`) is provisioned at every start, as `FieldDevice` does it: QEMU's
+generic loader writes the fleet's device id and the boot counter into its identity block, so the reports of each
+emulated device carry its own id (`Device.report_id`) and a new boot counter after every flash.
 
 The supervisor runs `qemu-system-arm -icount shift=0` on the image with the UART on the port (`wait=off`: the
 bench firmware sends nothing unsolicited, so nothing is lost before a client connects), polls the image and
@@ -30,7 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinyml.device.boards import Board, get_board
+from tinyml.device.field_device import identity_loader_args
+from tinyml.device.protocol import FORMAT_RESTART, FORMAT_TENSOR, Frame, connect
 from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
 from tinyml.field.servers import free_port
 from tinyml.lifecycle.fleet import Device, Fleet
@@ -128,7 +137,7 @@ def start_fleet(fleet: Fleet, lifetime_s: float = DEFAULT_LIFETIME_S) -> list[Em
         log = open(folder / "supervisor.log", "ab")
         with log:
             proc = subprocess.Popen([sys.executable, "-m", _MODULE, str(folder), device.board.name, str(port),
-                                     str(lifetime_s)], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                     str(lifetime_s), device.id], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     start_new_session=True)
         write_atomically(folder / "supervisor.json", json.dumps({"pid": proc.pid, "port": port,
                                                                  "board": device.board.name}).encode())
@@ -198,6 +207,39 @@ def flash_emulated(fleet: Fleet, device: Device, elf: Path) -> None:
         time.sleep(POLL_S)
 
 
+def sensor_inputs(fleet: Fleet, tensor_bytes: int, n: int, seed: int) -> np.ndarray:
+    """`n` int8 input tensors of `tensor_bytes` for the emulated sensors: rows of the fleet's `[emulator] sensor`
+    file from a place `seed` chooses, or uniform random bytes. Every emulated device sees the same inputs for the
+    same seed, so a difference between their reports comes from their firmware alone."""
+    rng = np.random.default_rng(seed)
+    if fleet.sensor is None:
+        return rng.integers(-128, 128, size=(n, tensor_bytes), dtype=np.int8)
+    try:
+        rows = np.load(fleet.sensor, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise TinymlError(f"{fleet.path}: emulator.sensor {fleet.sensor}: cannot read it ({exc})", BAD_INPUT) from exc
+    rows = rows.reshape(len(rows), -1) if rows.ndim else rows
+    if rows.dtype != np.int8 or rows.ndim != 2 or rows.shape[1] != tensor_bytes or not len(rows):
+        raise TinymlError(f"{fleet.path}: emulator.sensor {fleet.sensor}: needs int8 input tensors of "
+                          f"{tensor_bytes} bytes, one per row; it holds {rows.dtype} {rows.shape}", BAD_INPUT)
+    return rows[(int(rng.integers(len(rows))) + np.arange(n)) % len(rows)]
+
+
+def feed_sensor(fleet: Fleet, device: Device, inferences: int, seed: int) -> list[Frame]:
+    """Streams `inferences` sensor inputs (`sensor_inputs`) into an emulated field device, asks for the current
+    window's report and returns every REPORT frame it sent meanwhile (oldest first)."""
+    with connect(serial_url(fleet, device), timeout_s=2.0, retries=1, boot_timeout_s=START_WAIT_S,
+                 baudrate=device.board.uart.baud) as link:
+        info = link.info()
+        link.send_samples(FORMAT_RESTART, b"")
+        raw = sensor_inputs(fleet, info.inputs[0].bytes, inferences, seed).tobytes()
+        step = info.max_payload - 1
+        for offset in range(0, len(raw), step):
+            link.send_samples(FORMAT_TENSOR, raw[offset:offset + step])
+        link.report_now()
+        return link.reports()
+
+
 # ---- the supervisor process ----
 
 def _die_with_supervisor() -> None:
@@ -205,10 +247,25 @@ def _die_with_supervisor() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 
 
-def _qemu_command(board: Board, image: Path, port: int) -> list[str]:
+def _qemu_command(board: Board, image: Path, port: int, device_id: str, boot: int) -> list[str]:
+    """QEMU on the image; a field app image gets its identity block provisioned (`device_id`, `boot`)."""
+    try:
+        identity = list(identity_loader_args(image, device_id.encode(), boot))
+    except TinymlError:   # not a field app image: it has no identity block
+        identity = []
     return [QEMU, "-M", str(board.emulator), "-nodefaults", "-display", "none", "-monitor", "none",
             "-icount", "shift=0", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on",
-            "-kernel", str(image)]
+            "-kernel", str(image), *identity]
+
+
+def _next_boot(folder: Path) -> int:
+    """One more than the boot counter kept in the device's folder (1 for a new device)."""
+    try:
+        boot = int((folder / "boot").read_text()) + 1
+    except (OSError, ValueError):
+        boot = 1
+    write_atomically(folder / "boot", str(boot).encode())
+    return boot
 
 
 def _stop(qemu: subprocess.Popen | None) -> None:
@@ -221,7 +278,7 @@ def _stop(qemu: subprocess.Popen | None) -> None:
             qemu.wait()
 
 
-def supervise(folder: Path, board: Board, port: int, lifetime_s: float) -> None:
+def supervise(folder: Path, board: Board, port: int, lifetime_s: float, device_id: str) -> None:
     """Keeps QEMU running on the folder's current image until SIGTERM or `lifetime_s` (see the module doc)."""
     image = folder / IMAGE
     stopping = []
@@ -240,7 +297,8 @@ def supervise(folder: Path, board: Board, port: int, lifetime_s: float) -> None:
                 qemu = None
                 if stamp is not None:
                     with open(folder / "qemu.log", "ab") as log:
-                        qemu = subprocess.Popen(_qemu_command(board, image, port), stdin=subprocess.DEVNULL,
+                        qemu = subprocess.Popen(_qemu_command(board, image, port, device_id, _next_boot(folder)),
+                                                stdin=subprocess.DEVNULL,
                                                 stdout=log, stderr=log, preexec_fn=_die_with_supervisor)
                     last_start = time.monotonic()
                 running = stamp
@@ -257,8 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("board")
     parser.add_argument("port", type=int)
     parser.add_argument("lifetime_s", type=float)
+    parser.add_argument("device_id")
     args = parser.parse_args(argv)
-    supervise(args.folder.resolve(), get_board(args.board), args.port, args.lifetime_s)
+    supervise(args.folder.resolve(), get_board(args.board), args.port, args.lifetime_s, args.device_id)
 
 
 if __name__ == "__main__":

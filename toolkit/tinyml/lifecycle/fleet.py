@@ -8,9 +8,26 @@ abort_min_devices = 1       # ... once at least this many devices have finished 
 vectors = 3                 # test vectors whose device outputs must equal the host build's
 max_instructions = 400000   # latency budget per inference (instructions in an emulator, cycles on a board);
                             # or a table per board: [rollout.max_instructions] mps2-an386 = 400000
+shadow_first = false        # true: a shadow stage first (the canaries run the new version as a shadow model
+                            # beside production; promoted when they agree); needs [telemetry]
+
+[telemetry]                 # optional: the field telemetry gate (the devices run the field app and report)
+store = "field.sqlite"      # the monitor's report store (SQLite file relative to this file, or postgresql://...)
+report_every = 100          # inferences per report window of the field firmware the rollout builds
+min_inferences = 200        # per canary (and per control device) before the canary cohort is judged
+wait_s = 120                # at most this long for those reports (real devices report on their own)
+psi = 0.2                   # input drift canary vs control: PSI at least this ...
+alpha = 0.05                # ... and KS p below alpha / channels (label shift: chi-square p below alpha)
+label_shift = 0.2           # total variation distance between the class distributions
+confidence_drop = 0.1       # mean top-1 confidence of the canary below the control group's by this much
+agreement_drop = 0.1        # shadow agreement below the control group's by this much (when both run shadows)
+min_agreement = 0.9         # shadow stage: agreements / shadow runs at least this ...
+min_shadow_runs = 200       # ... over at least this many shadow runs on each canary
 
 [emulator]
 state_dir = ".tinyml/emulated"   # the emulated devices' folders (their "flash"), relative to this file
+sensor = "random"           # what the emulated devices' sensors see: uniform random input tensors, or an .npy
+                            # of int8 input tensors (relative to this file), one row per inference
 
 [cohorts]
 canary = ["em-1"]
@@ -25,6 +42,8 @@ id = "lab-1"
 board = "nucleo-f446re"
 port = "/dev/ttyACM0"       # the board's serial port; flashed with its profile's flasher
 probe = "0671FF3..."        # optional: the debug probe's serial number
+field_id = "0671ff3..."     # optional: the device id its field reports carry (hex; default: the id's bytes;
+                            # emulated devices are provisioned with their id)
 ```
 
 Without `max_instructions` the budget is the model's: its registered bench report for the board
@@ -34,7 +53,7 @@ neither has no latency check, and the rollout says so. Every mistake is one line
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +66,9 @@ DEFAULT_STATE_DIR = ".tinyml/emulated"
 DEFAULT_VECTORS = 3
 DEFAULT_LATENCY_TOLERANCE = 1.1
 _ROLLOUT_KEYS = {"stages", "abort_failure_share", "abort_min_devices", "vectors", "max_instructions",
-                 "latency_tolerance"}
-_DEVICE_KEYS = {"id", "board", "emulated", "port", "probe"}
+                 "latency_tolerance", "shadow_first"}
+_DEVICE_KEYS = {"id", "board", "emulated", "port", "probe", "field_id"}
+DEFAULT_MONITOR_STORE = "field.sqlite"   # `tinyml monitor`'s default store
 
 
 @dataclass(frozen=True)
@@ -58,10 +78,36 @@ class Device:
     emulated: bool
     port: str | None = None   # a real board's serial port
     probe: str | None = None  # its debug probe's serial number
+    field_id: str | None = None  # the device id its field reports carry (hex)
+
+    @property
+    def report_id(self) -> str:
+        """The device's key in the monitor's store: the hex id its reports carry."""
+        return self.field_id or self.id.encode().hex()
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "board": self.board.name, "emulated": self.emulated, "port": self.port,
-                "probe": self.probe}
+                "probe": self.probe, "field_id": self.field_id}
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The field telemetry gate and the shadow stage's rule (the `[telemetry]` table; see the module doc)."""
+
+    store: str = DEFAULT_MONITOR_STORE
+    report_every: int = 100
+    min_inferences: int = 200
+    wait_s: float = 120.0
+    psi: float = 0.2
+    alpha: float = 0.05
+    label_shift: float = 0.2
+    confidence_drop: float = 0.1
+    agreement_drop: float = 0.1
+    min_agreement: float = 0.9
+    min_shadow_runs: int = 200
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +120,8 @@ class Rules:
     vectors: int = DEFAULT_VECTORS
     max_instructions: dict[str, int] = field(default_factory=dict)  # board -> budget; "*" for every board
     latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE
+    shadow_first: bool = False
+    telemetry: Telemetry | None = None   # None: no telemetry gate (the devices may run the bench app)
 
     def budget_for(self, board: str) -> int | None:
         return self.max_instructions.get(board, self.max_instructions.get("*"))
@@ -85,13 +133,17 @@ class Rules:
     @staticmethod
     def from_json(data: dict[str, Any]) -> Rules:
         """The rules as a rollout stored them (`to_json`)."""
+        telemetry = data.get("telemetry")
         return Rules(tuple(data["stages"]), data["abort_failure_share"], data["abort_min_devices"], data["vectors"],
-                     dict(data["max_instructions"]), data["latency_tolerance"])
+                     dict(data["max_instructions"]), data["latency_tolerance"], bool(data.get("shadow_first")),
+                     Telemetry(**telemetry) if telemetry else None)
 
     def to_json(self) -> dict[str, Any]:
         return {"stages": list(self.stages), "abort_failure_share": self.abort_failure_share,
                 "abort_min_devices": self.abort_min_devices, "vectors": self.vectors,
-                "max_instructions": self.max_instructions, "latency_tolerance": self.latency_tolerance}
+                "max_instructions": self.max_instructions, "latency_tolerance": self.latency_tolerance,
+                "shadow_first": self.shadow_first,
+                "telemetry": self.telemetry.to_json() if self.telemetry else None}
 
 
 @dataclass(frozen=True)
@@ -101,6 +153,7 @@ class Fleet:
     cohorts: dict[str, tuple[str, ...]]
     rules: Rules
     state_dir: Path
+    sensor: Path | None = None   # the emulated sensors' input tensors (.npy); None: uniform random
 
     def device(self, device_id: str) -> Device:
         for device in self.devices:
@@ -114,7 +167,8 @@ class Fleet:
         order = [d.id for d in self.devices]
         canary = [d for d in order if d in self.cohorts.get("canary", ())]
         done = set(canary)
-        plan = [("canary", canary)]
+        plan = [("shadow", canary)] if self.rules.shadow_first else []
+        plan.append(("canary", canary))
         for share in (self.rules.stages if shares is None else shares):
             want = math.ceil(share * len(order))
             extra = [d for d in order if d not in done][:max(0, want - len(done))]
@@ -179,7 +233,34 @@ def _rules(path: Path, table: Any) -> Rules:
     budgets = _budgets(path, table["max_instructions"]) if "max_instructions" in table else {}
     if any(n <= 0 for n in budgets.values()):
         raise _fail(path, "rollout.max_instructions", "must be positive")
-    return Rules(stages, float(failure), minimum, vectors, budgets, float(tolerance))
+    shadow_first = _typed(path, "rollout.shadow_first", table.get("shadow_first", False), bool, "true or false")
+    return Rules(stages, float(failure), minimum, vectors, budgets, float(tolerance), shadow_first)
+
+
+_COUNTS = ("report_every", "min_inferences", "min_shadow_runs")
+_SHARES = ("alpha", "label_shift", "confidence_drop", "agreement_drop", "min_agreement")
+
+
+def _telemetry(path: Path, table: Any) -> Telemetry:
+    """The `[telemetry]` table: every threshold checked; a relative SQLite store is relative to the fleet file."""
+    table = _typed(path, "[telemetry]", table, dict, "a table")
+    _unknown(path, "[telemetry]", table, set(Telemetry.__dataclass_fields__))
+    values: dict[str, Any] = {"store": str((path.parent / DEFAULT_MONITOR_STORE).resolve())}
+    for key, value in table.items():
+        where = f"telemetry.{key}"
+        if key == "store":
+            value = _typed(path, where, value, str, "a SQLite file or a postgresql:// URL")
+            values[key] = value if "://" in value else str((path.parent / value).resolve())
+        elif key in _COUNTS:
+            values[key] = _typed(path, where, value, int, "a whole number")
+            if values[key] < 1:
+                raise _fail(path, where, "must be at least 1")
+        else:
+            number = float(_typed(path, where, value, (int, float), "a number"))
+            if number < 0 or key in _SHARES and number > 1:
+                raise _fail(path, where, f"must be {'in [0, 1]' if key in _SHARES else 'at least 0'}, not {value!r}")
+            values[key] = number
+    return Telemetry(**values)
 
 
 def _device(path: Path, index: int, entry: Any) -> Device:
@@ -205,10 +286,13 @@ def _device(path: Path, index: int, entry: Any) -> Device:
     if not emulated and board.flasher.tool == "none":
         raise _fail(path, where, f"board {board.name} has no flasher; it can only be emulated")
     probe = entry.get("probe")
-    for key, value in (("port", port), ("probe", probe)):
+    field_id = entry.get("field_id")
+    for key, value in (("port", port), ("probe", probe), ("field_id", field_id)):
         if value is not None:
             _typed(path, f"{where}.{key}", value, str, "a string")
-    return Device(device_id, board, emulated, port, probe)
+    if field_id is not None and (not field_id or any(c not in "0123456789abcdef" for c in field_id)):
+        raise _fail(path, f"{where}.field_id", f"must be the id its reports carry, in lower-case hex, not {field_id!r}")
+    return Device(device_id, board, emulated, port, probe, field_id)
 
 
 def load_fleet(path: Path) -> Fleet:
@@ -220,7 +304,7 @@ def load_fleet(path: Path) -> Fleet:
         raise TinymlError(f"{path}: cannot read the fleet file: {exc.strerror}", BAD_INPUT) from exc
     except tomllib.TOMLDecodeError as exc:
         raise TinymlError(f"{path}: not valid TOML: {exc}", BAD_INPUT) from exc
-    _unknown(path, "top level", table, {"rollout", "emulator", "cohorts", "devices"})
+    _unknown(path, "top level", table, {"rollout", "telemetry", "emulator", "cohorts", "devices"})
     entries = _typed(path, "[[devices]]", table.get("devices", []), list, "a list of [[devices]] tables")
     if not entries:
         raise _fail(path, "[[devices]]", "the fleet has no devices")
@@ -238,7 +322,14 @@ def load_fleet(path: Path) -> Fleet:
     if not cohorts.get("canary"):
         raise _fail(path, "cohorts.canary", "is missing or empty; name the devices that get a new version first")
     emulator = _typed(path, "[emulator]", table.get("emulator", {}), dict, "a table")
-    _unknown(path, "[emulator]", emulator, {"state_dir"})
+    _unknown(path, "[emulator]", emulator, {"state_dir", "sensor"})
     state_dir = _typed(path, "emulator.state_dir", emulator.get("state_dir", DEFAULT_STATE_DIR), str, "a folder")
-    return Fleet(path, devices, cohorts, _rules(path, table.get("rollout", {})),
-                 (path.parent / state_dir).resolve())
+    sensor = _typed(path, "emulator.sensor", emulator.get("sensor", "random"), str, '"random" or an .npy file')
+    rules = _rules(path, table.get("rollout", {}))
+    if "telemetry" in table:
+        rules = replace(rules, telemetry=_telemetry(path, table["telemetry"]))
+    if rules.shadow_first and rules.telemetry is None:
+        raise _fail(path, "rollout.shadow_first", "needs a [telemetry] table (the shadow agreement comes from the "
+                                                  "devices' reports in the monitor's store)")
+    return Fleet(path, devices, cohorts, rules, (path.parent / state_dir).resolve(),
+                 None if sensor == "random" else (path.parent / sensor).resolve())

@@ -3,7 +3,8 @@
 
 A rollout of NAME@VERSION to a fleet (tinyml.lifecycle.fleet):
 1. firmware per board from the registry (the version's `firmware/<board>/` built at registration; built here with
-   the version's identity for a board it lacks), kept in `.tinyml/rollouts/firmware/NAME@VERSION/<board>/`;
+   the version's identity for a board it lacks), kept in `.tinyml/rollouts/firmware/NAME@VERSION/<board>/` (with a
+   telemetry gate: the field app, built here, in `.../field-<report_every>/<board>/`);
 2. each device's current version, from its own INFO reply (the rollback target);
 3. a plan in stages: the canary cohort, then shares of the fleet, then all (`Fleet.stage_plan`), written to the
    rollout store (tinyml.lifecycle.rollout_store) with one `pending` step per device; the version gets the
@@ -25,8 +26,19 @@ rollout (the store's `driver`, claimed again from a dead one). After a `kill -9`
 devices left in `flashing` or `verifying` (a device already running the target is verified, otherwise flashed
 again) and finishes the plan; the registry aliases are set idempotently.
 
-Field telemetry (drift, confidence, shadow agreement) is not required: `extra_checks` are functions
-`(device, info) -> [problems]` that a gate on field reports (tinyml.field) can add to every probe.
+With a `[telemetry]` table in the fleet file (or `tinyml deploy --monitor-store URL`) every version is flashed as
+the field app (`tinyml build --app field`, built here with the version's identity) and two more gates use the
+devices' reports in the monitor's store (tinyml.lifecycle.rollout_telemetry):
+- the telemetry gate, once every canary is healthy: each canary's recent statistics against the control group's
+  (the devices of later stages still on the canaries' previous version): input drift, label shift, confidence
+  and shadow agreement within the thresholds; a canary outside them is `failed`, and the rollout rolls back;
+- the shadow stage (`shadow_first = true`, `tinyml deploy --shadow-first`), before the canary stage: each canary is
+  flashed with its previous version's field app running the new version as the shadow model (`--shadow`); the
+  stage passes when every canary's challenger agreed with production on at least `min_agreement` of at least
+  `min_shadow_runs` shadow runs; otherwise the canaries are flashed back to their plain previous version.
+Both keep their state as gate steps in the rollout store (the marks that fix which reports count, each shadow
+device's state), so `resume` after a kill -9 continues them. `extra_checks` are functions `(device, info) ->
+[problems]` added to every probe.
 """
 from __future__ import annotations
 
@@ -46,13 +58,15 @@ import numpy as np
 
 from tinyml.device.boards import get_board
 from tinyml.device.build import build_firmware, require_fit
+from tinyml.device.field_app import FieldOptions
 from tinyml.device.flash import flash
 from tinyml.device.protocol import DeviceInfo, DeviceLink, connect
 from tinyml.device.targets.host import run_host
 from tinyml.device.targets.qemu import ticks_to_instructions
 from tinyml.errors import BAD_INPUT, TinymlError
 from tinyml.lifecycle import emulated_fleet, registry
-from tinyml.lifecycle.fleet import Device, Fleet, Rules
+from tinyml.lifecycle import rollout_telemetry as telemetry
+from tinyml.lifecycle.fleet import Device, Fleet, Rules, Telemetry
 from tinyml.lifecycle.rollout_store import RolloutStore
 
 VECTOR_SEED = 0
@@ -60,6 +74,7 @@ PROBE_BOOT_S = 20.0      # a device just flashed boots (an emulator restarts) wi
 BEFORE_PROBE_S = 5.0     # asking a device what it runs before the rollout
 FINISHED = ("succeeded", "rolled_back")
 ACTIVE = ("flashing", "verifying", "healthy", "failed", "rollback_flashing", "rollback_verifying")
+SHADOW_ACTIVE = ("flashing", "verifying", "shadowing", "failed", "restoring")   # a shadow device to restore on abort
 ExtraCheck = Callable[[Device, DeviceInfo], list[str]]
 Say = Callable[[str], None]
 
@@ -74,6 +89,7 @@ class Version:
     folder: Path             # .tinyml/rollouts/firmware/NAME@VERSION
     budgets: dict[str, int] = field(default_factory=dict)   # board -> the model's own budget (bench report)
     model_hash: str = ""     # the compiled registered model's hash, as INFO reports it (set by `reference`)
+    registered: frozenset[str] = frozenset()   # the boards the registry holds firmware for
     _references: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = field(default_factory=dict)
 
     @property
@@ -107,19 +123,18 @@ def _fetch_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
 
 
 def load_version(ref_text: str, boards: set[str], say: Say) -> Version:
-    """The version's identity, model and firmware for `boards` (downloaded, or built here when not registered)."""
+    """The version's identity, model, and the firmware the registry holds for `boards` (downloaded)."""
     shown = registry.show(ref_text)
     name, number, identity = shown["name"], shown["version"], shown["identity"]
     if not identity:
         raise TinymlError(f"{name}@{number} has no registry identity (tinyml.identity tag); register it with "
                           "`tinyml registry register`", BAD_INPUT)
     folder = firmware_root() / f"{name}@{number}"
-    model = _fetch_atomically(folder / "model", lambda tmp: registry.fetch(f"{name}@{number}", "model.tflite", tmp))
-    version = Version(name, number, identity, folder)
-    registered = shown["lineage"].get("firmware", {})
-    for board_name in sorted(boards):
-        built = _fetch_atomically(folder / board_name, lambda tmp, b=board_name: _firmware(
-            version, b, b in registered, model / "model.tflite", tmp, say))
+    _fetch_atomically(folder / "model", lambda tmp: registry.fetch(f"{name}@{number}", "model.tflite", tmp))
+    version = Version(name, number, identity, folder,
+                      registered=frozenset(shown["lineage"].get("firmware", {})) & frozenset(boards))
+    for board_name in sorted(version.registered):
+        built = bench_firmware(version, board_name, say)
         bench = json.loads((built / "bench.json").read_text()) if (built / "bench.json").is_file() else {}
         count = bench.get("instructions_per_inference") or bench.get("cycles_per_inference")
         if count:
@@ -127,16 +142,46 @@ def load_version(ref_text: str, boards: set[str], say: Say) -> Version:
     return version
 
 
-def _firmware(version: Version, board_name: str, registered: bool, model: Path, dest: Path, say: Say) -> None:
+def bench_firmware(version: Version, board_name: str, say: Say) -> Path:
+    """The version's bench firmware for a board: the registered build, else one built now with its identity."""
+    return _fetch_atomically(version.folder / board_name, lambda tmp: _firmware(version, board_name, tmp, say))
+
+
+def rollout_firmware(version: Version, board_name: str, rules: Rules, say: Say) -> Path:
+    """What a rollout flashes for a version: the field app with a telemetry gate, else the bench app."""
+    if rules.telemetry is None:
+        return bench_firmware(version, board_name, say)
+    return field_firmware(version, board_name, rules.telemetry.report_every, say)
+
+
+def _firmware(version: Version, board_name: str, dest: Path, say: Say) -> None:
     """The version's firmware for a board into `dest`: the registered build, else one built now with its identity."""
-    if registered:
+    if board_name in version.registered:
         got = registry.fetch(version.registry_id, f"firmware/{board_name}", dest)
         for item in got.iterdir():
             shutil.move(str(item), dest / item.name)
         got.rmdir()
         return
     say(f"building {version.identity} for {board_name} (not registered for it)")
-    require_fit(build_firmware(model, get_board(board_name), dest, identity=version.identity))
+    require_fit(build_firmware(version.folder / "model" / "model.tflite", get_board(board_name), dest,
+                               identity=version.identity))
+
+
+def field_firmware(version: Version, board_name: str, report_every: int, say: Say,
+                   shadow: Version | None = None) -> Path:
+    """The version's field app for a board (with `shadow`'s model as the shadow model), built once with the
+    version's identity into `.tinyml/rollouts/firmware/NAME@N/field-<report_every>[-shadow-NAME@M]/<board>`."""
+    name = f"field-{report_every}" + (f"-shadow-{shadow.registry_id}" if shadow else "")
+
+    def build(dest: Path) -> None:
+        say(f"building the field app of {version.identity} for {board_name}"
+            + (f" with {shadow.registry_id} as its shadow model" if shadow else ""))
+        options = FieldOptions(report_every=report_every,
+                               shadow=shadow.folder / "model" / "model.tflite" if shadow else None)
+        require_fit(build_firmware(version.folder / "model" / "model.tflite", get_board(board_name), dest,
+                                   app="field", identity=version.identity, field=options))
+
+    return _fetch_atomically(version.folder / name / board_name, build)
 
 
 def reference(version: Version, vectors: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -176,6 +221,16 @@ def reported_version(fleet: Fleet, device: Device, boot_s: float = BEFORE_PROBE_
         with connect(device_url(fleet, device), timeout_s=1.0, retries=1, boot_timeout_s=boot_s,
                      baudrate=device.board.uart.baud) as link:
             return link.info().registry_id
+    except TinymlError:
+        return None
+
+
+def runs_shadow(fleet: Fleet, device: Device) -> bool | None:
+    """Whether the device's field app runs a shadow model (its FIELD_INFO); None when it does not answer."""
+    try:
+        with connect(device_url(fleet, device), timeout_s=1.0, retries=1, boot_timeout_s=PROBE_BOOT_S,
+                     baudrate=device.board.uart.baud) as link:
+            return link.field_info().shadow_every > 0
     except TinymlError:
         return None
 
@@ -277,13 +332,16 @@ def start(store: RolloutStore, fleet: Fleet, ref_text: str, say: Say,
         if device.emulated:
             emulated_fleet.serial_url(fleet, device)   # a stopped emulator: one line, before anything is planned
     version = load_version(ref_text, {d.board.name for d in fleet.devices}, say)
+    rules = fleet.rules if shares is None else replace(fleet.rules, stages=shares)
+    for board_name in sorted({d.board.name for d in fleet.devices}):
+        rollout_firmware(version, board_name, rules, say)
     plan = fleet.stage_plan(shares)
     before = {d.id: reported_version(fleet, d) for d in fleet.devices}
     rollout_id = f"{version.name}-{version.number}-{uuid.uuid4().hex[:6]}"
     stage_of = {device: i for i, (_, ids) in enumerate(plan) for device in ids}
     store.create({"id": rollout_id, "model": version.name, "version": version.number, "identity": version.identity,
                   "fleet": fleet_path, "plan": [[n, ids] for n, ids in plan],
-                  "rules": (fleet.rules if shares is None else replace(fleet.rules, stages=shares)).to_json(),
+                  "rules": rules.to_json(),
                   "state": "running", "paused": 0, "stage": 0},
                  [{"device": d.id, "board": d.board.name, "stage": stage_of[d.id], "target": version.identity,
                    "previous": before[d.id]} for d in fleet.devices])
@@ -308,6 +366,9 @@ class Driver:
             self._versions[registry_id] = load_version(registry_id, {d.board.name for d in self.fleet.devices},
                                                        self.say)
         return self._versions[registry_id]
+
+    def rules(self) -> Rules:
+        return Rules.from_json(self.store.rollout(self.rollout_id)["rules"])
 
     def run(self) -> dict[str, Any]:
         row = self.store.rollout(self.rollout_id)
@@ -347,24 +408,39 @@ class Driver:
                 continue
             self.say(f"stage {stage_name}: {', '.join(ids)}")
             for device_id in ids:
-                if self.store.rollout(self.rollout_id)["paused"]:
-                    self.store.update_rollout(self.rollout_id, state="paused", note=f"paused in stage {stage_name}")
-                    self.say(f"rollout {self.rollout_id} paused; `tinyml rollout resume {self.rollout_id}` continues")
+                if self._paused(stage_name):
                     return False
+                if stage_name == "shadow":
+                    self._shadow_device(self.fleet.device(device_id), target, rules)
+                    continue
                 self._update(self.fleet.device(device_id), target, rules)
-                if self._abort_reason(index, stage_name, rules):
+                if self._abort_reason(stage_name, rules):
+                    return True
+            if stage_name == "shadow" and self._shadow_verdict(ids, target, rules):
+                return True
+            if stage_name == "canary" and rules.telemetry is not None:
+                self._telemetry_gate(ids, target, rules.telemetry)
+                if self._abort_reason(stage_name, rules):
                     return True
             self.store.update_rollout(self.rollout_id, stage=index + 1)
         self.store.update_rollout(self.rollout_id, state="promoting", note="all stages healthy")
         return True
 
-    def _abort_reason(self, index: int, stage_name: str, rules: Rules) -> str | None:
+    def _paused(self, stage_name: str) -> bool:
+        """True (and the rollout `paused`) when a pause was asked for."""
+        if not self.store.rollout(self.rollout_id)["paused"]:
+            return False
+        self.store.update_rollout(self.rollout_id, state="paused", note=f"paused in stage {stage_name}")
+        self.say(f"rollout {self.rollout_id} paused; `tinyml rollout resume {self.rollout_id}` continues")
+        return True
+
+    def _abort_reason(self, stage_name: str, rules: Rules) -> str | None:
         """Moves the rollout to `rolling_back` (and says why) when a canary fails or the abort rule says so."""
         steps = self.store.steps(self.rollout_id)
         failed = [s["device"] for s in steps if s["state"] == "failed"]
         finished = sum(s["state"] in ("healthy", "failed") for s in steps)
         reason = None
-        if index == 0 and failed:
+        if stage_name == "canary" and failed:
             reason = f"canary {failed[0]} is unhealthy: {'; '.join(_problems(steps, failed[0]))}"
         elif rules.should_abort(len(failed), finished):
             reason = (f"{len(failed)} of {finished} updated devices failed (abort share {rules.abort_failure_share}, "
@@ -392,7 +468,7 @@ class Driver:
             self.store.move(self.rollout_id, device.id, "flashing", ("pending", "flashing"))
             self.say(f"  {device.id}: flashing {target.identity}")
             try:
-                flash_device(self.fleet, device, target.folder / device.board.name)
+                flash_device(self.fleet, device, rollout_firmware(target, device.board.name, rules, self.say))
             except TinymlError as exc:
                 self.store.move(self.rollout_id, device.id, "failed", ("flashing",), {"problems": [exc.message]})
                 self.say(f"  {device.id}: failed: {exc.message}")
@@ -409,8 +485,133 @@ class Driver:
     def _step(self, device_id: str) -> dict[str, Any]:
         return next(s for s in self.store.steps(self.rollout_id) if s["device"] == device_id)
 
+    def _gate(self, gate: str, device_id: str) -> dict[str, Any] | None:
+        return next((g for g in self.store.gates(self.rollout_id, gate) if g["device"] == device_id), None)
+
+    # ---- the field telemetry gates ----
+
+    def _model_hash(self, version: Version, rules: Rules) -> str:
+        if not version.model_hash:
+            reference(version, rules.vectors)
+        return version.model_hash
+
+    def _shadow_device(self, device: Device, target: Version, rules: Rules) -> None:
+        """pending -> flashing -> verifying -> shadowing: the device runs its previous version's field app with
+        the target as the shadow model, verified as its previous version (identity, outputs, latency)."""
+        gate = self._gate("shadow", device.id)
+        state = gate["state"] if gate else "pending"
+        previous = self._step(device.id)["previous"]
+        if state == "pending" and previous is None:
+            self.store.move_gate(self.rollout_id, "shadow", device.id, "failed", ("pending",), {"problems": [
+                "it reported no registered version before the rollout: no production model to run the shadow beside"]})
+            return
+        if state in ("pending", "flashing"):
+            production = self.version(previous)
+            self.store.move_gate(self.rollout_id, "shadow", device.id, "flashing", ("pending", "flashing"),
+                                 {"production": previous})
+            self.say(f"  {device.id}: flashing {previous} with {target.registry_id} as its shadow model")
+            try:
+                flash_device(self.fleet, device, field_firmware(production, device.board.name,
+                                                                rules.telemetry.report_every, self.say, target))
+            except TinymlError as exc:
+                self.store.move_gate(self.rollout_id, "shadow", device.id, "failed", ("flashing",),
+                                     {"production": previous, "problems": [exc.message]})
+                return
+            self.store.move_gate(self.rollout_id, "shadow", device.id, "verifying", ("flashing",),
+                                 {"production": previous})
+            state = "verifying"
+        if state == "verifying":
+            production = self.version(previous)
+            health = probe(self.fleet, device, production, rules.vectors, self._budget(device, production, rules))
+            with telemetry.open_monitor(rules.telemetry.store) as monitor:
+                since = telemetry.mark(monitor, device)
+            self.store.move_gate(self.rollout_id, "shadow", device.id, "shadowing" if health.healthy else "failed",
+                                 ("verifying",), {**health.detail, "production": previous, "mark": since})
+            self.say(f"  {device.id}: " + ("runs the shadow model" if health.healthy else
+                                            f"failed: {'; '.join(health.detail['problems'])}"))
+
+    def _shadow_verdict(self, ids: list[str], target: Version, rules: Rules) -> bool:
+        """Reads the shadow devices' agreement from their reports: `agreed` or `failed` each; True (and the rollout
+        `rolling_back`) when any failed."""
+        rules_t = rules.telemetry
+        watching = {g["device"]: g for g in self.store.gates(self.rollout_id, "shadow") if g["state"] == "shadowing"}
+        if watching:
+            hashes = {d: self._model_hash(self.version(g["detail"]["production"]), rules) for d, g in watching.items()}
+            with telemetry.open_monitor(rules_t.store) as monitor:
+                stats = telemetry.gather(self.fleet, monitor, {d: (g["detail"]["mark"], hashes[d])
+                                                               for d, g in watching.items()},
+                                         rules_t.min_shadow_runs, telemetry.enough_shadow_runs(rules_t.min_shadow_runs),
+                                         rules_t, self.rollout_id, self.say)
+            for device_id, gate in watching.items():
+                problems, figures = telemetry.shadow_verdict(stats[device_id], rules_t)
+                state = "failed" if problems else "agreed"
+                self.store.move_gate(self.rollout_id, "shadow", device_id, state, ("shadowing",),
+                                     {**gate["detail"], **figures, "problems": problems})
+                self.say(f"  {device_id}: shadow {state}: {figures['shadow_agree']} of {figures['shadow_runs']} "
+                         "agree" + (f"; {'; '.join(problems)}" if problems else ""))
+        failed = [g for g in self.store.gates(self.rollout_id, "shadow") if g["device"] in ids and
+                  g["state"] == "failed"]
+        if not failed:
+            return False
+        reason = f"shadow stage: {failed[0]['device']}: {'; '.join(failed[0]['detail'].get('problems', []))}"
+        self.store.update_rollout(self.rollout_id, state="rolling_back", note=reason)
+        self.say(f"abort: {reason}")
+        return True
+
+    def _telemetry_gate(self, ids: list[str], target: Version, rules_t: Telemetry) -> None:
+        """Once every canary is healthy: each canary's recent reports against the control group's; a canary outside
+        the thresholds becomes `failed` (the abort rule then rolls the rollout back)."""
+        steps = {s["device"]: s for s in self.store.steps(self.rollout_id)}
+        gate = self._gate("telemetry", "*")
+        if any(steps[i]["state"] != "healthy" for i in ids) or gate and gate["state"] in ("passed", "failed"):
+            return
+        previous = {steps[i]["previous"] for i in ids} - {None}
+        control = [d.id for d in self.fleet.devices if steps[d.id]["state"] == "pending"
+                   and steps[d.id]["previous"] in previous]
+        if not control:
+            note = "no control group: no device of a later stage runs the canaries' previous version"
+            self.store.move_gate(self.rollout_id, "telemetry", "*", "passed", ("watching",), {"skipped": note})
+            self.say(f"  telemetry gate skipped: {note}")
+            return
+        rules = self.rules()
+        if gate is None:
+            with telemetry.open_monitor(rules_t.store) as monitor:
+                marks = {d: telemetry.mark(monitor, self.fleet.device(d)) for d in [*ids, *control]}
+            self.store.move_gate(self.rollout_id, "telemetry", "*", "watching", ("watching",),
+                                 {"marks": marks, "control": control})
+        else:
+            marks = gate["detail"]["marks"]
+        hashes = {d: self._model_hash(target, rules) for d in ids} | {
+            d: self._model_hash(self.version(steps[d]["previous"]), rules) for d in control}
+        with telemetry.open_monitor(rules_t.store) as monitor:
+            stats = telemetry.gather(self.fleet, monitor, {d: (marks[d], hashes[d]) for d in [*ids, *control]},
+                                     rules_t.min_inferences, telemetry.enough_inferences(rules_t.min_inferences),
+                                     rules_t, self.rollout_id, self.say)
+        reference_stats = telemetry.merge([stats[d] for d in control])
+        verdicts: dict[str, Any] = {}
+        for device_id in ids:
+            if reference_stats is None:
+                problems, figures = [f"the control group ({', '.join(control)}) sent no reports within "
+                                     f"{rules_t.wait_s:g} s"], {}
+            else:
+                problems, figures = telemetry.compare(stats[device_id], reference_stats, rules_t)
+            verdicts[device_id] = {**figures, "problems": problems}
+            if problems:
+                self.store.move(self.rollout_id, device_id, "failed", ("healthy",),
+                                {**steps[device_id]["detail"], "problems": problems, "telemetry": figures})
+            self.say(f"  {device_id}: telemetry " + (f"outside the thresholds: {'; '.join(problems)}" if problems
+                                                     else f"within the thresholds {figures}"))
+        state = "failed" if any(v["problems"] for v in verdicts.values()) else "passed"
+        self.store.move_gate(self.rollout_id, "telemetry", "*", state, ("watching",),
+                             {"marks": marks, "control": control, "canaries": verdicts})
+
     def _roll_back(self, target: Version) -> None:
         """Every device touched goes back to the version it reported before, verified by its INFO reply."""
+        steps = {s["device"]: s for s in self.store.steps(self.rollout_id)}
+        for gate in self.store.gates(self.rollout_id, "shadow"):
+            if "production" in gate["detail"] and (gate["state"] in SHADOW_ACTIVE or gate["state"] == "agreed"
+                                                   and steps[gate["device"]]["state"] == "pending"):
+                self._restore_shadowed(self.fleet.device(gate["device"]), gate)
         for step in self.store.steps(self.rollout_id):
             device = self.fleet.device(step["device"])
             if step["state"] == "pending":
@@ -419,14 +620,37 @@ class Driver:
                 self._roll_back_device(device, step)
         registry.remove_alias(target.name, "canary")
         steps = self.store.steps(self.rollout_id)
-        back = sum(s["state"] == "rolled_back" for s in steps)
-        stuck = [s["device"] for s in steps if s["state"] == "rollback_failed"]
+        shadowed = self.store.gates(self.rollout_id, "shadow")
+        back = sum(s["state"] == "rolled_back" for s in steps) + sum(g["state"] == "restored" for g in shadowed)
+        stuck = [s["device"] for s in steps if s["state"] == "rollback_failed"] + [
+            g["device"] for g in shadowed if g["state"] == "restore_failed"]
         note = self.store.rollout(self.rollout_id)["note"]
         self.store.update_rollout(self.rollout_id, state="rolled_back",
                                   note=f"{note}; {back} device(s) rolled back"
                                   + (f", {len(stuck)} could not be: {', '.join(stuck)}" if stuck else ""))
         self.say(f"rollout {self.rollout_id} rolled back: {back} device(s) back on their previous version"
                  + (f"; not rolled back: {', '.join(stuck)}" if stuck else ""))
+
+    def _restore_shadowed(self, device: Device, gate: dict[str, Any]) -> None:
+        """A shadow-stage device back on its plain previous version: its INFO reply names the version and its
+        FIELD_INFO shows no shadow model."""
+        production = gate["detail"]["production"]
+        if gate["state"] != "restoring":
+            self.store.move_gate(self.rollout_id, "shadow", device.id, "restoring", (*SHADOW_ACTIVE, "agreed"),
+                                 gate["detail"])
+            self.say(f"  {device.id}: back to plain {production}")
+            try:
+                flash_device(self.fleet, device, rollout_firmware(self.version(production), device.board.name,
+                                                                  self.rules(), self.say))
+            except TinymlError as exc:
+                self.store.move_gate(self.rollout_id, "shadow", device.id, "restore_failed", ("restoring",),
+                                     {**gate["detail"], "restore": exc.message})
+                return
+        reported, shadow = reported_version(self.fleet, device, PROBE_BOOT_S), runs_shadow(self.fleet, device)
+        state = "restored" if reported == production and shadow is False else "restore_failed"
+        self.store.move_gate(self.rollout_id, "shadow", device.id, state, ("restoring",),
+                             {**gate["detail"], "reported": reported, "runs_shadow": shadow})
+        self.say(f"  {device.id}: {state} (reports {reported}, shadow model: {shadow})")
 
     def _roll_back_device(self, device: Device, step: dict[str, Any]) -> None:
         """Flashes the device back to the version it reported before the rollout and checks its INFO reply; the
@@ -441,7 +665,8 @@ class Driver:
             self.store.move(self.rollout_id, device.id, "rollback_flashing", ACTIVE, {**failure, "to": previous})
             self.say(f"  {device.id}: rolling back to {previous}")
             try:
-                flash_device(self.fleet, device, self.version(previous).folder / device.board.name)
+                flash_device(self.fleet, device, rollout_firmware(self.version(previous), device.board.name,
+                                                                  self.rules(), self.say))
             except TinymlError as exc:
                 self.store.move(self.rollout_id, device.id, "rollback_failed", ("rollback_flashing",),
                                 {**failure, "to": previous, "rollback": exc.message})
@@ -518,4 +743,5 @@ def summary(store: RolloutStore, rollout_id: str | None) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for s in steps:
         counts[s["state"]] = counts.get(s["state"], 0) + 1
-    return {**row, "counts": counts, "devices": steps, "store": store.where, "at": time.time()}
+    return {**row, "counts": counts, "devices": steps, "gates": store.gates(row["id"]), "store": store.where,
+            "at": time.time()}

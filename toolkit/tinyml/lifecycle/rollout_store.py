@@ -23,6 +23,11 @@ from tinyml.errors import BAD_INPUT, TinymlError
 STEP_STATES = ("pending", "flashing", "verifying", "healthy", "failed", "rollback_flashing", "rollback_verifying",
                "rolled_back", "rollback_failed", "skipped")
 ROLLOUT_STATES = ("running", "paused", "promoting", "succeeded", "rolling_back", "rolled_back")
+# A gate step: one device (or "*", the cohort) in a gate of the plan beside the device steps. The shadow stage:
+# pending -> flashing -> verifying -> shadowing -> agreed | failed; on abort -> restoring -> restored |
+# restore_failed. The telemetry gate of the canary stage: ("*") watching -> passed | failed.
+GATE_STATES = ("pending", "flashing", "verifying", "shadowing", "agreed", "failed", "restoring", "restored",
+               "restore_failed", "watching", "passed")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rollouts (id TEXT PRIMARY KEY, model TEXT NOT NULL, version BIGINT NOT NULL, "
     "identity TEXT NOT NULL, fleet TEXT NOT NULL, plan TEXT NOT NULL, rules TEXT NOT NULL, state TEXT NOT NULL, "
@@ -33,7 +38,11 @@ _SCHEMA = (
     "updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (rollout, device))",
     "CREATE TABLE IF NOT EXISTS rollout_events (rollout TEXT NOT NULL, happened DOUBLE PRECISION NOT NULL, "
     "device TEXT, state TEXT NOT NULL, detail TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS gates (rollout TEXT NOT NULL, gate TEXT NOT NULL, device TEXT NOT NULL, "
+    "state TEXT NOT NULL, detail TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL, "
+    "PRIMARY KEY (rollout, gate, device))",
 )
+_GATE_COLUMNS = ("rollout", "gate", "device", "state", "detail", "updated")
 _ROLLOUT_COLUMNS = ("id", "model", "version", "identity", "fleet", "plan", "rules", "state", "paused", "stage",
                     "driver", "note", "created", "updated")
 _STEP_COLUMNS = ("rollout", "device", "board", "stage", "state", "target", "previous", "detail", "updated")
@@ -88,6 +97,26 @@ class RolloutStore:
                 self._event(cur, rollout, device, state, detail or {})
         return moved
 
+    def move_gate(self, rollout: str, gate: str, device: str, state: str, expect: tuple[str, ...],
+                  detail: dict[str, Any] | None = None) -> bool:
+        """Moves a gate step (created as `expect[0]` when the rollout has none yet: `expect` must then start with
+        its first state) to `state` if it is in one of `expect`; False (nothing written) otherwise."""
+        if state not in GATE_STATES:
+            raise AssertionError(f"unknown gate state {state}")
+        marks = ", ".join("?" * len(expect))
+        encoded = json.dumps(detail or {})
+        with self._cursor() as cur:
+            cur.execute(self._sql("INSERT INTO gates (rollout, gate, device, state, detail, updated) VALUES "
+                                  "(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                        (rollout, gate, device, expect[0], "{}", time.time()))
+            cur.execute(self._sql(f"UPDATE gates SET state = ?, detail = ?, updated = ? WHERE rollout = ? AND "
+                                  f"gate = ? AND device = ? AND state IN ({marks})"),
+                        (state, encoded, time.time(), rollout, gate, device, *expect))
+            moved = cur.rowcount == 1
+            if moved:
+                self._event(cur, rollout, device, f"{gate}:{state}", detail or {})
+        return moved
+
     def update_rollout(self, rollout: str, **fields: Any) -> None:
         """Sets fields of the rollout row (state, stage, paused, driver, note) and logs a state change."""
         unknown = set(fields) - {"state", "stage", "paused", "driver", "note"}
@@ -127,6 +156,12 @@ class RolloutStore:
 
     def steps(self, rollout: str) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM steps WHERE rollout = ? ORDER BY stage, device", (rollout,), _STEP_COLUMNS)
+
+    def gates(self, rollout: str, gate: str | None = None) -> list[dict[str, Any]]:
+        """The rollout's gate steps (of one gate), by gate and device."""
+        where = "rollout = ?" + (" AND gate = ?" if gate else "")
+        return self._rows(f"SELECT * FROM gates WHERE {where} ORDER BY gate, device", (rollout, gate) if gate else
+                          (rollout,), _GATE_COLUMNS)
 
     def events(self, rollout: str) -> list[dict[str, Any]]:
         return self._rows("SELECT rollout, happened, device, state, detail FROM rollout_events WHERE rollout = ? "

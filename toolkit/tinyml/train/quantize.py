@@ -6,6 +6,10 @@ model's accuracy in the TFLite reference interpreter, and the accuracy of tinyml
 the last two must be equal (tinyml is bit-exact with the interpreter), and `host_equals_tflite` says whether
 every output byte agreed.
 
+`--activations int16` quantizes 16x8 instead (TFLite's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8):
+int16 activations (symmetric), int8 weights, int64 bias, int16 input and output; the rest is the same. The field
+statistics (the drift reference) are int8 only, so a 16x8 model gets none.
+
 PTQ needs no labels: calibration data with inputs only (a .npz with just `x`, or a folder of .npy inputs) is
 calibrated on, and the report then compares the int8 model with the float one on those inputs (`CalibrationReport`)
 instead of scoring both against labels.
@@ -30,13 +34,14 @@ from typing import Any
 import numpy as np
 
 from tinyml.device.statistics import reference_statistics, stats_path
-from tinyml.errors import MISMATCH, TinymlError
+from tinyml.errors import BAD_INPUT, MISMATCH, TinymlError
 from tinyml.train.data import Dataset
 from tinyml.train.metrics import accuracy_interval
 
 CALIB_SAMPLES = 200
 CHECK_SAMPLES = 64     # label-free: inputs on which the int8 model is compared with the float one and the C run
 LOG_NAME = "quantize.log"
+ACTIVATIONS = ("int8", "int16")  # int8: full-integer int8; int16: 16x8 (int16 activations, int8 weights)
 
 
 @contextlib.contextmanager
@@ -98,7 +103,7 @@ def unlabelled_inputs(spec: str | None, sample_rank: int) -> np.ndarray | None:
     return np.concatenate(batches)
 
 
-def _converter_int8(converter, calib: np.ndarray) -> bytes:
+def _converter_int8(converter, calib: np.ndarray, activations: str = "int8") -> bytes:
     import tensorflow as tf
 
     def representative_dataset() -> Iterator[list[np.ndarray]]:
@@ -107,26 +112,46 @@ def _converter_int8(converter, calib: np.ndarray) -> bytes:
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    ops = tf.lite.OpsSet
+    if activations == "int16":
+        converter.target_spec.supported_ops = [ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the exported SavedModel's signature
             return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and friends
         lines = [ln for ln in str(exc).splitlines() if "error" in ln.lower()] or str(exc).splitlines()[:1]
-        raise TinymlError(f"the TFLite converter cannot quantize this model to int8: {lines[0].strip()}") from exc
+        raise TinymlError(f"the TFLite converter cannot quantize this model to {activations}: "
+                          f"{lines[0].strip()}") from exc
 
 
-def convert_int8(keras_model, calib_data: np.ndarray) -> bytes:
-    """A Keras model -> full-integer .tflite bytes (batch 1, int8 I/O, per-channel int8 weights)."""
+def convert_int8(keras_model, calib_data: np.ndarray, activations: str = "int8") -> bytes:
+    """A Keras model -> full-integer .tflite bytes (batch 1, per-channel int8 weights; int8 activations and I/O, or
+    int16 ones with `activations="int16"`)."""
     import tensorflow as tf
 
     from tinyml.train.recipes import batch_one
 
+    _refuse_rolled_recurrent_layers(keras_model)
     if keras_model.inputs and keras_model.inputs[0].shape[0] != 1:
         keras_model = batch_one(keras_model)
-    return _converter_int8(tf.lite.TFLiteConverter.from_keras_model(keras_model), calib_data)
+    return _converter_int8(tf.lite.TFLiteConverter.from_keras_model(keras_model), calib_data, activations)
+
+
+def _refuse_rolled_recurrent_layers(keras_model) -> None:
+    """Keras 3's LSTM, GRU and SimpleRNN convert to a TFLite WHILE loop whose int8 calibration crashes the converter
+    process (a segfault, tensorflow issues 75140 and 101050): refused with the two ways that work."""
+    import keras
+
+    for layer in keras_model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.RNN) and not getattr(layer, "unroll", False):
+            raise TinymlError(f"layer '{layer.name}' ({type(layer).__name__}): Keras 3's recurrent layers convert to "
+                              "a WHILE loop whose int8 calibration crashes the TFLite converter; build it with "
+                              "unroll=True (fixed sequence length), or an LSTM with tf_keras (one fused "
+                              "UNIDIRECTIONAL_SEQUENCE_LSTM)", BAD_INPUT)
 
 
 class FloatModel:
@@ -175,15 +200,16 @@ class FloatModel:
         outs = [list(fn(**{name: x[i:i + 256]}).values())[0].numpy() for i in range(0, len(x), 256)]
         return np.concatenate(outs)
 
-    def to_int8(self, calib: np.ndarray) -> bytes:
+    def to_int8(self, calib: np.ndarray, activations: str = "int8") -> bytes:
         if self.keras is not None:
-            return convert_int8(self.keras, calib)
+            return convert_int8(self.keras, calib, activations)
         import tensorflow as tf
         loaded, fn = self.saved
         name, spec = next(iter(fn.structured_input_signature[1].items()))
         sig = tf.TensorSpec((1, *spec.shape[1:]), spec.dtype, name=name)
         concrete = tf.function(lambda x: fn(**{name: x}), input_signature=[sig]).get_concrete_function()
-        return _converter_int8(tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded), calib)
+        return _converter_int8(tf.lite.TFLiteConverter.from_concrete_functions([concrete], loaded), calib,
+                               activations)
 
 
 @dataclass
@@ -197,8 +223,18 @@ class Int8Eval:
     input_zero_point: int
 
 
-def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+def quantize_inputs(x: np.ndarray, scale: float, zero_point: int, dtype: type = np.int8) -> np.ndarray:
+    """Float inputs as the model's integer input (`dtype`: np.int8, or np.int16 for a 16x8 model), saturated."""
+    bounds = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, bounds.min, bounds.max).astype(dtype)
+
+
+def input_dtype(tflite: bytes) -> type:
+    """The numpy type of the model's (first) input: np.int8, or np.int16 for a 16x8 model."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_content=tflite,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return it.get_input_details()[0]["dtype"]
 
 
 def tflite_run(tflite: bytes, xq: np.ndarray) -> tuple[np.ndarray, dict, dict]:
@@ -232,7 +268,7 @@ def evaluate_int8(tflite_path: Path, x: np.ndarray, y: np.ndarray, task: str) ->
 
     tflite = Path(tflite_path).read_bytes()
     (si, zi), (so, zo) = io_quant(tflite)
-    xq = quantize_inputs(x, si, zi)
+    xq = quantize_inputs(x, si, zi, input_dtype(tflite))
     ref, _, _ = tflite_run(tflite, xq)
     with tempfile.TemporaryDirectory(prefix="tinyml-q-") as tmp:
         compiled = compile_model(Path(tflite_path), Path(tmp) / "model")
@@ -307,9 +343,13 @@ def _onnx_layout(fm: FloatModel, arrays: dict[str, np.ndarray]) -> tuple[dict[st
 
 
 def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *, seed: int | None = None,
-             calib_samples: int = CALIB_SAMPLES, verbose: bool = False) -> QuantizeReport | CalibrationReport:
+             calib_samples: int = CALIB_SAMPLES, verbose: bool = False, activations: str = "int8"
+             ) -> QuantizeReport | CalibrationReport:
     """`tinyml quantize`: PTQ on the training split of the calibration data, evaluation on its test split (or, with
-    inputs only, calibration on them and a float-vs-int8 comparison); TensorFlow's output goes to quantize.log."""
+    inputs only, calibration on them and a float-vs-int8 comparison); TensorFlow's output goes to quantize.log.
+    `activations`: "int8" (full-integer int8) or "int16" (16x8: int16 activations, int8 weights)."""
+    if activations not in ACTIVATIONS:
+        raise TinymlError(f"--activations {activations}: choose one of {', '.join(ACTIVATIONS)}")
     out_path = Path(out_path)
     log = out_path.parent / LOG_NAME
     with converter_log(log, verbose):
@@ -317,10 +357,10 @@ def quantize(model_path: Path, out_path: Path, calib_spec: str | None = None, *,
         rank = len(fm.onnx.onnx_input_shape) if fm.onnx is not None else len(fm.input_shape)
         inputs = unlabelled_inputs(calib_spec, rank)
         if inputs is not None:
-            report = _quantize_unlabelled(fm, inputs, out_path, calib_samples)
+            report = _quantize_unlabelled(fm, inputs, out_path, calib_samples, activations)
             report.log = None if verbose else str(log)
         else:
-            report = _quantize_labelled(fm, out_path, calib_spec, seed, calib_samples)
+            report = _quantize_labelled(fm, out_path, calib_spec, seed, calib_samples, activations)
     if not report.host_equals_tflite:
         raise TinymlError(f"the compiled C disagrees with the TFLite interpreter on {out_path}: please report this "
                           "model", MISMATCH)
@@ -332,7 +372,8 @@ def _check_shape(fm: FloatModel, shape: tuple[int, ...], what: str) -> None:
         raise TinymlError(f"{what} has samples shaped {tuple(shape)}, the model expects {fm.input_shape}")
 
 
-def _quantize_unlabelled(fm: FloatModel, x: np.ndarray, out_path: Path, calib_samples: int) -> CalibrationReport:
+def _quantize_unlabelled(fm: FloatModel, x: np.ndarray, out_path: Path, calib_samples: int, activations: str
+                         ) -> CalibrationReport:
     from tinyml.compiler.codegen import compile_model
     from tinyml.device.targets.host import run_host, sample_shape
 
@@ -343,11 +384,12 @@ def _quantize_unlabelled(fm: FloatModel, x: np.ndarray, out_path: Path, calib_sa
     calib = x[order[:calib_samples]]
     if onnx_info is not None:
         onnx_info["max_relative_error_vs_onnx"] = fm.onnx.verify(calib)
-    tflite = fm.to_int8(calib)
+    tflite = fm.to_int8(calib, activations)
     _write_tflite(out_path, tflite)
     check = x[order[:CHECK_SAMPLES]]
     (si, zi), (so, zo) = io_quant(tflite)
-    xq = quantize_inputs(check, si, zi)
+    dtype = input_dtype(tflite)
+    xq = quantize_inputs(check, si, zi, dtype)
     ref, _, _ = tflite_run(tflite, xq)
     with tempfile.TemporaryDirectory(prefix="tinyml-q-") as tmp:
         compiled = compile_model(out_path, Path(tmp) / "model")
@@ -357,17 +399,26 @@ def _quantize_unlabelled(fm: FloatModel, x: np.ndarray, out_path: Path, calib_sa
     span = max(float(want.max() - want.min()), 1e-12)
     vector = want.ndim == 2 and want.shape[1] > 1
     top1 = float(np.mean(want.argmax(1) == got.argmax(1))) if vector else None
-    reference = stats_path(out_path)
-    reference_statistics(out_path, quantize_inputs(x, si, zi), out=reference)
+    reference = _drift_reference(out_path, x, si, zi, activations)
     report = CalibrationReport(str(fm.path), str(out_path), len(calib), len(check), top1,
                                float(np.max(np.abs(got - want)) / span), bool(np.array_equal(ref, host)),
-                               len(tflite), onnx_info, str(reference))
+                               len(tflite), onnx_info, reference)
     out_path.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
 
 
+def _drift_reference(out_path: Path, x: np.ndarray, scale: float, zero_point: int, activations: str) -> str | None:
+    """The field monitor's reference statistics over `x`, binned exactly as the device bins (int8 models only: the
+    on-device statistics are int8), written beside the model; their path."""
+    if activations != "int8":
+        return None
+    reference = stats_path(out_path)
+    reference_statistics(out_path, quantize_inputs(x, scale, zero_point), out=reference)
+    return str(reference)
+
+
 def _quantize_labelled(fm: FloatModel, out_path: Path, calib_spec: str | None, seed: int | None,
-                       calib_samples: int) -> QuantizeReport:
+                       calib_samples: int, activations: str) -> QuantizeReport:
     from tinyml.train.trainer import data_for, score
 
     data: Dataset = data_for(fm.meta, calib_spec, seed)
@@ -378,7 +429,7 @@ def _quantize_labelled(fm: FloatModel, out_path: Path, calib_spec: str | None, s
         onnx_info["max_relative_error_vs_onnx"] = fm.onnx.verify(data.x_test)
     _check_shape(fm, data.input_shape, f"data {data.name}")
     calib = data.x_train[np.random.default_rng(0).permutation(len(data.x_train))[:calib_samples]]
-    tflite = fm.to_int8(calib)
+    tflite = fm.to_int8(calib, activations)
     _write_tflite(out_path, tflite)
     float_acc = score(data.task, data.y_test, fm.predict(data.x_test), data.x_test)
     ev = evaluate_int8(out_path, data.x_test, data.y_test, data.task)
@@ -388,11 +439,10 @@ def _quantize_labelled(fm: FloatModel, out_path: Path, calib_spec: str | None, s
         features = json.loads((src_dir / "features.json").read_text())
     elif data.features:
         features = data.features
-    reference = stats_path(out_path)  # the field monitor's reference, binned exactly as the device bins
-    reference_statistics(out_path, quantize_inputs(data.x_train, ev.input_scale, ev.input_zero_point), out=reference)
+    reference = _drift_reference(out_path, data.x_train, ev.input_scale, ev.input_zero_point, activations)
     report = QuantizeReport(str(fm.path), str(out_path), data.info(), ev.metric, float_acc, ev.int8, ev.host_c,
                             ev.host_equals_tflite, ev.samples, len(calib), len(tflite), features, onnx_info,
-                            str(reference))
+                            reference)
     if features:
         (out_path.with_suffix(".features.json")).write_text(json.dumps(features, indent=2) + "\n")
     out_path.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -36,6 +36,14 @@ void tm_depthwise_conv2d_s8(const tm_conv_params *p, const tm_channel_quant *q,
                             const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                             const tm_dims *out_dims, int8_t *output);
 
+/* Transposed convolution (TRANSPOSE_CONV): output (iy * stride_h - pad_h + ky, ix * stride_w - pad_w + kx) sums
+ * input (iy, ix) times tap (ky, kx). filter: [out_c, kh, kw, in_c]; bias: [out_c] or NULL; dilation and
+ * depth_multiplier unused; channels below vector_channels round ties up. No scratch. */
+void tm_transpose_conv2d_s8(const tm_conv_params *p, const tm_channel_quant *q,
+                            const tm_dims *in_dims, const int8_t *input,
+                            const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                            const tm_dims *out_dims, int8_t *output);
+
 typedef struct {
   int32_t batches, in_features, out_features;
   int32_t input_offset, output_offset;
@@ -46,6 +54,11 @@ typedef struct {
 /* Fully connected. filter: [out_features, in_features]; bias: [out_features] or NULL. */
 void tm_fully_connected_s8(const tm_fc_params *p, const tm_channel_quant *q, const int8_t *input,
                            const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* Helium (MVE, Cortex-M55) variant of tm_fully_connected_s8, the same outputs: bias holds b + input_offset *
+ * sum(filter[o]) (folded by the generator, never NULL). Built only for cores with MVE. */
+void tm_fully_connected_s8_mve(const tm_fc_params *p, const tm_channel_quant *q, const int8_t *input,
+                               const int8_t *filter, const int32_t *bias, int8_t *output);
 
 typedef struct {
   int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
@@ -137,10 +150,22 @@ void tm_softmax_s8(const tm_softmax_params *p, const int8_t *input, int8_t *outp
 /* L2_NORMALIZATION of each of `rows` rows of `depth` values; the output scale is 1/128, zero point 0. */
 void tm_l2_normalization_s8(int32_t rows, int32_t depth, int32_t zero_point, const int8_t *input, int8_t *output);
 
+/* LOG_SOFTMAX over the last dimension (TFLite's integer kernel); the output scale is 16/256, zero point 127. */
+typedef struct {
+  int32_t rows, depth;
+  int32_t input_multiplier, input_shift;      /* a difference x - max to Q5.26 (shift > 0: a left shift) */
+  int32_t reverse_multiplier, reverse_shift;  /* Q5.26 back to input units (shift <= 0) */
+  int32_t diff_min;                           /* differences below it are too small for Q5.26 */
+  const int32_t *exp_table;                   /* 256: exp(-d) of the difference -d in Q12.19, 0 below diff_min */
+} tm_log_softmax_params;
+
+void tm_log_softmax_s8(const tm_log_softmax_params *p, const int8_t *input, int8_t *output);
+
 /* Any elementwise int8 -> int8 function as a 256-entry table indexed by (uint8_t)x. May run in place. */
 void tm_lut_s8(const int8_t *table, int32_t size, const int8_t *input, int8_t *output);
 
-void tm_quantize_f32_s8(const float *input, int32_t size, float scale, int32_t zero_point, int8_t *output);
+void tm_quantize_f32_s8(const float *input, int32_t size, int32_t blocks, float scale, int32_t zero_point,
+                        int8_t *output);
 void tm_dequantize_s8_f32(const int8_t *input, int32_t size, int32_t blocks, float scale, int32_t zero_point,
                           float *output);
 
@@ -231,12 +256,16 @@ typedef void (*tm_conv_kernel)(const tm_conv_params *p, const tm_channel_quant *
                                const tm_dims *out_dims, int8_t *output);
 
 /* An in-place convolution's rows (both wrappers, tm_conv_inplace_s8 and tm_conv_inplace_dsp_s8), as the generator
- * stores them: the ring, the order, and the convolution's own vertical geometry. */
+ * stores them: the ring, the order, and the convolution's own vertical geometry. One constant per in-place layer in
+ * flash, so the narrowest fields that hold them (6 bytes): the generator keeps a convolution out of place when a
+ * value passes its limit (tinyml.compiler.codegen.scratch, held to these by tests/codegen/test_scratch.py). */
+#define TM_INPLACE_MAX_RING_ROWS 65535 /* ring_rows at most this */
+#define TM_INPLACE_MAX_GEOMETRY 255    /* stride_h, pad_h and reach at most this */
 typedef struct {
-  int32_t ring_rows;  /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds */
-  int32_t backward;   /* 1: compute rows from the last to the first */
-  int32_t stride_h, pad_h;  /* the convolution's */
-  int32_t reach;      /* (kernel_h - 1) * dilation_h: input rows a window spans below its top row */
+  uint16_t ring_rows; /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds */
+  uint8_t backward;   /* 1: compute rows from the last to the first */
+  uint8_t stride_h, pad_h;  /* the convolution's */
+  uint8_t reach;      /* (kernel_h - 1) * dilation_h: input rows a window spans below its top row */
 } tm_inplace_params;
 
 /* The in-place schedule both wrappers share: output row oy, the k-th row computed, has just gone into the ring,
@@ -290,5 +319,88 @@ void tm_conv2d_add_s8(const tm_conv_params *p, const tm_channel_quant *q,
                       const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                       const tm_dims *out_dims, const tm_add_params *add, int32_t conv_is_first,
                       const int8_t *skip, int8_t *output);
+
+/* 16x8 kernels (TFLite's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8): int16 activations with zero
+ * point 0 (tm_conv_params' and tm_fc_params' offsets are unused), int8 symmetric weights, int64 bias or NULL, an int64
+ * accumulator requantized by tm_requantize_s64 (tinyml/requant.h). No scratch. */
+void tm_conv2d_s16(const tm_conv_params *p, const tm_channel_quant *q,
+                   const tm_dims *in_dims, const int16_t *input,
+                   const tm_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                   const tm_dims *out_dims, int16_t *output);
+void tm_depthwise_conv2d_s16(const tm_conv_params *p, const tm_channel_quant *q,
+                             const tm_dims *in_dims, const int16_t *input,
+                             const tm_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                             const tm_dims *out_dims, int16_t *output);
+void tm_fully_connected_s16(const tm_fc_params *p, const tm_channel_quant *q, const int16_t *input,
+                            const int8_t *filter, const int64_t *bias, int16_t *output);
+void tm_avg_pool2d_s16(const tm_pool_params *p, const tm_dims *in_dims, const int16_t *input,
+                       const tm_dims *out_dims, int16_t *output);
+void tm_max_pool2d_s16(const tm_pool_params *p, const tm_dims *in_dims, const int16_t *input,
+                       const tm_dims *out_dims, int16_t *output);
+void tm_quantize_f32_s16(const float *input, int32_t size, int32_t blocks, float scale, int32_t zero_point,
+                         int16_t *output);
+void tm_dequantize_s16_f32(const int16_t *input, int32_t size, float scale, int32_t zero_point, float *output);
+
+/* 16x8 elementwise kernels (int16 activations, zero point 0, as TFLite's int16 paths). ADD takes tm_add_params with
+ * left_shift 15 and zero offsets; MUL tm_mul_params with zero offsets. Both broadcast like their int8 kernels. */
+void tm_add_s16(const tm_add_params *p, const tm_broadcast *bc, const int16_t *a, const int16_t *b, int16_t *output);
+void tm_mul_s16(const tm_mul_params *p, const tm_broadcast *bc, const int16_t *a, const int16_t *b, int16_t *output);
+
+/* 16x8 ADD on TFLite's power-of-two path (pot_scale_int16, every scale a power of two): `shifted` (the input whose
+ * scale is below the output's, or either) divided by 2^right_shift with gemmlowp's int16 rounding (1 or -1 from a
+ * shift of 16 on), plus `other`, saturated, clamped. Same shapes (the path does not broadcast). */
+typedef struct {
+  int32_t right_shift;
+  int32_t act_min, act_max;
+} tm_add_pot_s16_params;
+
+void tm_add_pot_s16(const tm_add_pot_s16_params *p, int32_t size, const int16_t *shifted, const int16_t *other,
+                    int16_t *output);
+
+/* 16x8 SOFTMAX over the last dimension: (x - row max) times input_multiplier * 2^(input_shift - 31) (input scale *
+ * beta / (10 / 65535)), exp and 1/(1 + x) from 513-entry interpolated tables the generator builds. May run in place. */
+typedef struct {
+  int32_t rows, depth;
+  int32_t input_multiplier, input_shift;
+  const int16_t *exp_table;         /* exp on [-10, 0] in Q0.15, 513 entries */
+  const int16_t *reciprocal_table;  /* 1 / (1 + x) on [0, 1] in Q0.15, 513 entries */
+} tm_softmax_s16_params;
+
+void tm_softmax_s16(const tm_softmax_s16_params *p, const int16_t *input, int16_t *output);
+
+/* 16x8 LOGISTIC and TANH: x * input_multiplier rounded right by input_shift, then TFLite's interpolated table of
+ * sigmoid(i / 24) in Q0.16 (256 entries, built by the generator). Output scale 1/32768. May run in place. */
+typedef struct {
+  int32_t input_multiplier, input_shift;
+  const uint16_t *table;
+} tm_sigmoid_s16_params;
+
+void tm_logistic_s16(const tm_sigmoid_s16_params *p, int32_t size, const int16_t *input, int16_t *output);
+void tm_tanh_s16(const tm_sigmoid_s16_params *p, int32_t size, const int16_t *input, int16_t *output);
+
+/* Int8 UNIDIRECTIONAL_SEQUENCE_LSTM (TFLite's integer 8x8_16 LSTM as the converter emits it for a Keras LSTM: four
+ * gates in the order input, forget, cell, output; no peephole, projection or layer normalization; output size ==
+ * n_cell). Per gate g, input_multiplier/shift[g] scale input . weights and recurrent_multiplier/shift[g] output state .
+ * weights to Q3.12; hidden_multiplier/shift scale output gate * tanh(cell) (Q0.15 * Q0.15) to the int8 output. */
+typedef struct {
+  int32_t n_batch, n_time, n_input, n_cell;
+  int32_t time_major;               /* input [time][batch][n_input] when 1, [batch][time][n_input] when 0 */
+  int32_t input_multiplier[4], input_shift[4];
+  int32_t recurrent_multiplier[4], recurrent_shift[4];
+  int32_t hidden_multiplier, hidden_shift, hidden_zp;
+  int32_t cell_scale;               /* the cell state's scale is 2^cell_scale, -15 <= cell_scale <= -9 */
+  int32_t cell_clip;                /* |cell state| <= cell_clip when > 0 */
+} tm_lstm_params;
+
+/* input_weights: [4][n_cell][n_input]; recurrent_weights: [4][n_cell][n_cell]; biases: [8][n_cell], the four gates'
+ * biases with -input zero point * row sums folded in, then the four -output state zero point * row sums.
+ * output_state [n_batch][n_cell] (int8) and cell_state [n_batch][n_cell] (int16) are read and updated: they carry
+ * the state from one call to the next. output: [batch][time][n_cell] (or [time][batch][n_cell]). */
+void tm_lstm_s8(const tm_lstm_params *p, const int8_t *input_weights, const int8_t *recurrent_weights,
+                const int32_t *biases, const int8_t *input, int8_t *output_state, int16_t *cell_state,
+                int8_t *output, int16_t *scratch);
+
+/* Scratch of tm_lstm_s8: the four gates of one batch row. */
+static inline int32_t tm_lstm_s8_scratch_bytes(int32_t n_cell) { return 4 * n_cell * (int32_t)sizeof(int16_t); }
 
 #endif

@@ -36,6 +36,25 @@ static inline int32_t tm_requantize_round_up(int32_t x, int32_t multiplier, int3
   return right > 0 ? (int32_t)(((int64_t)high + (1LL << (right - 1))) >> right) : high;
 }
 
+/* An int64 accumulator times M (16x8 kernels: int16 activations, int8 weights, int64 bias), as TFLite's int64
+ * MultiplyByQuantizedMultiplier: the multiplier rounded to 15 bits, one rounding shift (ties toward +infinity) of
+ * 15 - shift bits. The generator keeps shift <= 14; the product fits in int64 for |x| < 2^47 (TFLite's bound). */
+static inline int32_t tm_requantize_s64(int64_t x, int32_t multiplier, int32_t shift) {
+  const int64_t reduced = multiplier < 0x7FFF0000 ? (int64_t)((multiplier + (1 << 15)) >> 16) : 0x7FFF;
+  const int32_t total_shift = 15 - shift;
+  return (int32_t)((x * reduced + ((int64_t)1 << (total_shift - 1))) >> total_shift);
+}
+
+/* An int64 accumulator times M with one rounding of the exact product (ties toward +infinity): what TFLite's 16x8
+ * FULLY_CONNECTED with an int64 bias computes. x * multiplier is formed in two halves so that it cannot overflow for
+ * |x| < 2^47; shift <= 14. */
+static inline int32_t tm_requantize_s64_exact(int64_t x, int32_t multiplier, int32_t shift) {
+  const int32_t total_shift = 31 - shift;  /* >= 17 */
+  const int64_t high = (x >> 16) * multiplier;  /* floor(x / 2^16) * M */
+  const int64_t low = (x & 0xFFFF) * (int64_t)multiplier + ((int64_t)1 << (total_shift - 1));
+  return (int32_t)((high + (low >> 16)) >> (total_shift - 16));
+}
+
 static inline int32_t tm_clamp(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 #endif

@@ -1,11 +1,8 @@
-/* float32 -> int8 affine quantization: round(x / scale) + zero_point, saturated. */
-#include <math.h>
-#include "tinyml/kernels.h"
-#include "tinyml/requant.h"
-
-void tm_quantize_f32_s8(const float *input, int32_t size, float scale, int32_t zero_point, int8_t *output) {
-  for (int32_t i = 0; i < size; ++i) {
-    const int32_t q = (int32_t)roundf(input[i] / scale) + zero_point;
-    output[i] = (int8_t)tm_clamp(q, -128, 127);
-  }
-}
+/* float32 -> int8 affine quantization (an int8 model's float input): tm_quantize_f32_s8 is quantize_f32.h's, with
+ * TFLite's two rounding paths. */
+#define TM_QUANTIZE_T int8_t
+#define TM_QUANTIZE_MIN (-128)
+#define TM_QUANTIZE_MAX 127
+#define TM_QUANTIZE_BOUND 512.0
+#define TM_QUANTIZE_F32 tm_quantize_f32_s8
+#include "quantize_f32.h"

@@ -67,8 +67,22 @@ static inline void fill_bytes(int8_t *dst, uint32_t word, int32_t n) {
   for (; i < n; ++i) dst[i] = (int8_t)word;
 }
 
-static void im2col(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t *input, int32_t kh, int32_t kw,
-                   int32_t oy, int32_t ox, int32_t *dst, int8_t *gather) {
+/* What im2col and taps_of read of one convolution call, passed by one pointer: as 9 arguments, 5 went on the stack,
+ * stored anew for every pixel (VWW on the M55: 2 instructions more per pixel pair after a register shuffle). */
+typedef struct {
+  const tm_conv_dsp_params *p;
+  const tm_dims *in;
+  const int8_t *input;
+  int32_t kh, kw;
+  int8_t *aux;  /* im2col: the gather row; taps_of: the row of in_c pad values for padded taps */
+} conv_window;
+
+static void im2col(const conv_window *cw, int32_t oy, int32_t ox, int32_t *dst) {
+  const tm_conv_dsp_params *p = cw->p;
+  const tm_dims *in = cw->in;
+  const int8_t *input = cw->input;
+  const int32_t kh = cw->kh, kw = cw->kw;
+  int8_t *gather = cw->aux;
   const int32_t in_c = in->c, y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
   if ((in_c & 3) == 0) {
     const int32_t groups = in_c >> 2;
@@ -155,17 +169,12 @@ static int32_t add_fast_init(add_fast *f, const tm_add_params *add) {
          rq64_init(&f->out, add->output_multiplier, add->output_shift);
 }
 
-static inline int8_t add_one_fast(const add_fast *f, int32_t conv, int32_t skip, int32_t conv_is_first) {
-  const int32_t a = conv_is_first ? conv : skip, b = conv_is_first ? skip : conv;
+/* tm_add_one_s8's arithmetic with the 64-bit requantization constants of add_fast_init. */
+static inline int8_t add_one_fast(const add_fast *f, int32_t a, int32_t b) {
   const int32_t sa = rq64_apply((a + f->a_offset) * (1 << f->left_shift), &f->a);
   const int32_t sb = rq64_apply((b + f->b_offset) * (1 << f->left_shift), &f->b);
   const int32_t sum = rq64_apply(sa + sb, &f->out) + f->output_offset;
   return (int8_t)tm_clamp(sum, f->act_min, f->act_max);
-}
-
-/* The fused residual ADD of one int8 convolution output with its skip element (tm_conv2d_add_s8's arithmetic). */
-static inline int8_t add_one(const tm_add_params *add, int32_t conv, int32_t skip, int32_t conv_is_first) {
-  return tm_add_one_s8(add, conv_is_first ? conv : skip, conv_is_first ? skip : conv);
 }
 
 typedef struct {
@@ -174,6 +183,22 @@ typedef struct {
   const int8_t *skip;          /* at the first computed pixel, like the output */
   const add_fast *fast;        /* NULL: tm_add_s8's general arithmetic */
 } fused_add;
+
+/* The fused residual ADD (tm_conv2d_add_s8's arithmetic) of n convolution outputs `conv` with their skip elements,
+ * into `out` (which may be `skip`): with `fast`'s constants, or else tm_add_s8's general arithmetic with `add`. Out of
+ * line: the loop gets its own registers instead of sharing them with the convolution's pixel loop, which spilled its
+ * constants (IC on the M7: one load more per element). `restrict`: the int8 stores to `out` do not change the
+ * parameters, so the loop need not reload them after each store (nor copy them onto the stack). */
+static __attribute__((noinline)) void add_skip(const add_fast *restrict fast, const tm_add_params *restrict add,
+                                               int32_t conv_is_first, int8_t *out, const int8_t *conv,
+                                               const int8_t *skip, int32_t n) {
+  const int8_t *a = conv_is_first ? conv : skip, *b = conv_is_first ? skip : conv;
+  if (fast) {
+    for (int32_t i = 0; i < n; ++i) out[i] = add_one_fast(fast, a[i], b[i]);
+  } else {
+    for (int32_t i = 0; i < n; ++i) out[i] = tm_add_one_s8(add, a[i], b[i]);
+  }
+}
 
 #if TM_DSP_NATIVE
 /* The im2col 2x2 tile in assembly (gcc spills it): per group of 4 k, LDM of the 4 widened words of the two pixels
@@ -547,9 +572,12 @@ static inline __attribute__((always_inline)) void tile_pairs(
   }
 }
 
-/* The input pointer of every tap of output pixel (oy, ox) (pad_row for padded taps), every other entry of `tap`. */
-static void taps_of(const tm_conv_dsp_params *p, const tm_dims *in, const int8_t *input, int32_t kh, int32_t kw,
-                    int32_t oy, int32_t ox, const int8_t **tap, const int8_t *pad_row) {
+/* The input pointer of every tap of output pixel (oy, ox) (the pad row for padded taps), every other entry of `tap`. */
+static void taps_of(const conv_window *cw, int32_t oy, int32_t ox, const int8_t **tap) {
+  const tm_conv_dsp_params *p = cw->p;
+  const tm_dims *in = cw->in;
+  const int8_t *input = cw->input, *pad_row = cw->aux;
+  const int32_t kh = cw->kh, kw = cw->kw;
   const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
   for (int32_t ky = 0; ky < kh; ++ky) {
     const int32_t y = y0 + ky * p->dilation_h;
@@ -574,6 +602,7 @@ static inline __attribute__((always_inline)) void conv_pixels(
   int8_t *pad_row = (int8_t *)scratch;
   int8_t *pair = (int8_t *)scratch + tm_conv2d_s8_dsp_scratch_bytes(in_dims, filter_dims, direct);  /* after ours */
   const int8_t *taps2[2 * TM_CONV_DIRECT_MAX_TAPS];  /* direct: per tap, the two pixels' input pointers */
+  const conv_window window = {p, in_dims, input, kh, kw, direct ? pad_row : gather};
   if (direct) {
     for (int32_t c = 0; c < in_dims->c; ++c) pad_row[c] = (int8_t)p->pad_value;
   }
@@ -581,28 +610,18 @@ static inline __attribute__((always_inline)) void conv_pixels(
     const int32_t second = pix + 1 < pix1 ? pix + 1 : pix;
     int8_t *o0 = output + (pix - pix0) * out_c, *o1 = output + (second - pix0) * out_c;
     if (direct) {
-      taps_of(p, in_dims, input, kh, kw, pix / ow, pix % ow, taps2, pad_row);
-      taps_of(p, in_dims, input, kh, kw, second / ow, second % ow, taps2 + 1, pad_row);
+      taps_of(&window, pix / ow, pix % ow, taps2);
+      taps_of(&window, second / ow, second % ow, taps2 + 1);
     } else {
-      im2col(p, in_dims, input, kh, kw, pix / ow, pix % ow, rows, gather);
-      im2col(p, in_dims, input, kh, kw, second / ow, second % ow, rows + 2, gather);
+      im2col(&window, pix / ow, pix % ow, rows);
+      im2col(&window, second / ow, second % ow, rows + 2);
     }
     if (fa) {
       tile_pairs(p, rq, weights, bias, out_c, rows, taps2, taps, groups, pair, pair + out_c, mode, direct,
                  second == pix);
-      const int8_t *s0 = fa->skip + (pix - pix0) * out_c, *s1 = fa->skip + (second - pix0) * out_c;
-      if (fa->fast) {
-        for (int32_t c = 0; c < out_c; ++c) o0[c] = add_one_fast(fa->fast, pair[c], s0[c], fa->conv_is_first);
-        if (second != pix) {
-          for (int32_t c = 0; c < out_c; ++c)
-            o1[c] = add_one_fast(fa->fast, pair[out_c + c], s1[c], fa->conv_is_first);
-        }
-      } else {
-        for (int32_t c = 0; c < out_c; ++c) o0[c] = add_one(fa->add, pair[c], s0[c], fa->conv_is_first);
-        if (second != pix) {
-          for (int32_t c = 0; c < out_c; ++c) o1[c] = add_one(fa->add, pair[out_c + c], s1[c], fa->conv_is_first);
-        }
-      }
+      /* the pair's pixels are consecutive in the output, the skip and `pair`: one run of 1 or 2 pixels */
+      add_skip(fa->fast, fa->add, fa->conv_is_first, o0, pair, fa->skip + (pix - pix0) * out_c,
+               (second - pix + 1) * out_c);
     } else {
       tile_pairs(p, rq, weights, bias, out_c, rows, taps2, taps, groups, o0, o1, mode, direct,
                  second == pix);

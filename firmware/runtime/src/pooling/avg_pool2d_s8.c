@@ -5,13 +5,7 @@ static inline __attribute__((always_inline)) void average(const tm_pool_params *
                                                           int32_t in_w, int32_t c, const tm_pool_window *win,
                                                           int8_t *out) {
   const int32_t count = (win->ky1 - win->ky0) * (win->kx1 - win->kx0);
-  for (int32_t ch = 0; ch < c; ++ch) {
-    int32_t sum = 0;
-    for (int32_t ky = win->ky0; ky < win->ky1; ++ky)
-      for (int32_t kx = win->kx0; kx < win->kx1; ++kx)
-        sum += in_batch[((win->y0 + ky) * in_w + win->x0 + kx) * c + ch];
-    *out++ = tm_pool_average(sum, count, p);
-  }
+  for (int32_t ch = 0; ch < c; ++ch) *out++ = tm_pool_average(tm_pool_window_sum(in_batch, in_w, c, win, ch), count, p);
 }
 
 void tm_avg_pool2d_s8(const tm_pool_params *p, const tm_dims *in_dims, const int8_t *input,

@@ -6,12 +6,7 @@ static inline __attribute__((always_inline)) void maximum(const tm_pool_params *
                                                           int32_t in_w, int32_t c, const tm_pool_window *win,
                                                           int8_t *out) {
   for (int32_t ch = 0; ch < c; ++ch) {
-    int32_t m = -128;
-    for (int32_t ky = win->ky0; ky < win->ky1; ++ky)
-      for (int32_t kx = win->kx0; kx < win->kx1; ++kx) {
-        const int32_t v = in_batch[((win->y0 + ky) * in_w + win->x0 + kx) * c + ch];
-        if (v > m) m = v;
-      }
+    const int32_t m = tm_pool_window_max(in_batch, in_w, c, win, ch, -128);
     *out++ = (int8_t)tm_clamp(m, p->act_min, p->act_max);
   }
 }

@@ -13,6 +13,7 @@ from tinyml.compiler.codegen.buffers import buffer_requests
 from tinyml.compiler.codegen.context import LoweringContext
 from tinyml.compiler.codegen.fuse import fuse_conv_add
 from tinyml.compiler.codegen.inplace import make_inplace
+from tinyml.compiler.codegen.layers import Layer, describe_layers
 from tinyml.compiler.codegen.lowered import Lowered
 from tinyml.compiler.codegen.ops import lower
 from tinyml.compiler.codegen.target import Target
@@ -46,6 +47,7 @@ class CompileResult:
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
     ops: tuple[str, ...]
+    layers: tuple[Layer, ...] = ()   # per operator emitted: kernel, variant, MACs, its lines in model.c (profiles)
 
     def summary(self) -> dict:
         return {"model_hash": self.model_hash, "arena_bytes": self.arena_bytes, "weights_bytes": self.weights_bytes,
@@ -58,18 +60,23 @@ def _info_json(t: TensorInfo) -> dict:
 
 
 def compile_model(tflite_path: str | Path, out_dir: str | Path, prefix: str = DEFAULT_PREFIX,
-                  target: Target | str | None = None) -> CompileResult:
+                  target: Target | str | None = None, arena_symbol: str | None = None) -> CompileResult:
     graph = read_tflite(tflite_path)
-    return compile_graph(graph, Path(out_dir), prefix, target)
+    return compile_graph(graph, Path(out_dir), prefix, target, arena_symbol)
 
 
 def compile_graph(graph: Graph, out_dir: Path, prefix: str = DEFAULT_PREFIX,
-                  target: Target | str | None = None) -> CompileResult:
+                  target: Target | str | None = None, arena_symbol: str | None = None) -> CompileResult:
     """Lower, plan and emit `graph`. Every external symbol starts with `prefix` (macros with its upper case), so
     several models can be linked into one program. `target` (None: host, portable kernels; a core name such as
-    "cortex-m4"; or a `Target`) selects each layer's kernel variant (see `tinyml.compiler.codegen.target`)."""
+    "cortex-m4"; or a `Target`) selects each layer's kernel variant (see `tinyml.compiler.codegen.target`).
+    `arena_symbol` (None: the model owns a static arena): the name of an arena the application defines instead
+    (`uint8_t NAME[]`, at least `arena_bytes`, aligned to 16; model.h declares it), so that models invoked one
+    after the other can share one block (the field app's shadow model)."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix):
         raise TinymlError(f"symbol prefix '{prefix}' must be a lower-case C identifier")
+    if arena_symbol is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", arena_symbol):
+        raise TinymlError(f"arena symbol '{arena_symbol}' must be a lower-case C identifier")
     source_ops = tuple(op.opcode for op in graph.operators)
     graph = fuse_conv_add(graph)  # memory: residual CONV_2D + ADD as one operator, same bytes out
     ctx = LoweringContext(graph, prefix, target=Target.of(target))
@@ -82,8 +89,8 @@ def compile_graph(graph: Graph, out_dir: Path, prefix: str = DEFAULT_PREFIX,
                               "compute")
     plan = _plan(graph, lowered)
     files = {
-        "model.h": emit.model_h(graph, plan, prefix),
-        "model.c": emit.model_c(graph, lowered, plan, prefix),
+        "model.h": emit.model_h(graph, plan, prefix, arena_symbol),
+        "model.c": emit.model_c(graph, lowered, plan, prefix, arena_symbol),
     }
     files["model_weights.c"], files["model_weights.h"] = emit.weights_c(graph, lowered, prefix, ctx.target.describe())
     variants = sorted(set().union(*(low.variant_bits for low in lowered)))
@@ -104,6 +111,7 @@ def compile_graph(graph: Graph, out_dir: Path, prefix: str = DEFAULT_PREFIX,
         inputs=tuple(_info(graph.tensors[t]) for t in graph.inputs),
         outputs=tuple(_info(graph.tensors[t]) for t in graph.outputs),
         ops=source_ops,
+        layers=describe_layers(graph, lowered, prefix),
     )
 
 

@@ -122,8 +122,10 @@ def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
         pad_h = padding_before(in_h, out_h, stride_h, dil_h, k_h, op.options.get("padding") == 0)
         geometry = (out_h, in_h, stride_h, pad_h, (k_h - 1) * dil_h, in_w * in_c, out_w * out_c)
     rows, height, stride, pad, reach, in_row, out_row = geometry
+    if max(stride, pad, reach) > scratch.TM_INPLACE_MAX_GEOMETRY:   # beyond tm_inplace_params' fields
+        return low
     cost, ring, backward, delta = choose_geometry(rows, height, stride, pad, reach, in_row, out_row)
-    if not worth_it(ring * out_row, cost, x.nbytes, y.nbytes):
+    if ring > scratch.TM_INPLACE_MAX_RING_ROWS or not worth_it(ring * out_row, cost, x.nbytes, y.nbytes):
         return low
     p = f"op{op.index}"
     row_width = out_row // out_c  # output pixels per ring row

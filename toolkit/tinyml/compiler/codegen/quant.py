@@ -19,6 +19,7 @@ for _fn in ("expf", "tanhf"):
 
 F32 = np.float32
 INT8_MIN, INT8_MAX = -128, 127
+INT16_MIN, INT16_MAX = -32768, 32767
 
 
 def expf(x: np.float32) -> np.float32:

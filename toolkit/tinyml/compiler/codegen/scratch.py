@@ -8,6 +8,8 @@ TM_CONV_DIRECT_MAX_TAPS = 16     # taps of the im2col-free DSP convolution (its 
 TM_DW_MAX_TAPS = 64              # taps of the DSP depthwise convolution (its tap offsets live on the stack)
 TM_AVG_POOL_DSP_MAX_WINDOW = 255  # elements of a DSP average pooling window (sums exact in 16-bit lanes)
 TM_DSP_CHANNEL_GROUP = 4         # the DSP depthwise, direct convolution and average pooling read channels by words
+TM_INPLACE_MAX_RING_ROWS = 65535  # ring rows of an in-place convolution (a uint16_t in tm_inplace_params)
+TM_INPLACE_MAX_GEOMETRY = 255    # its stride_h, pad_h and reach (uint8_t fields of tm_inplace_params)
 
 
 def round4(n: int) -> int:
@@ -53,3 +55,8 @@ def conv_inplace_dsp_s8_ring_bytes(ring_rows: int, out_w: int, out_c: int) -> in
 
 def conv_inplace_dsp_s8_scratch_bytes(ring_rows: int, out_w: int, out_c: int, kernel_scratch: int) -> int:
     return conv_inplace_dsp_s8_ring_bytes(ring_rows, out_w, out_c) + kernel_scratch
+
+
+def lstm_s8_scratch_bytes(n_cell: int) -> int:
+    """The four int16 gates of one batch row."""
+    return 4 * n_cell * 2

@@ -57,6 +57,8 @@ def conv2d_add(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor) -> Vari
 
 
 def fully_connected(op: Operator, ctx: LoweringContext) -> Variant:
+    if ctx.target.mve:  # Helium: 16 products per instruction, the int8 weights as they are, no scratch
+        return Variant("tm_fully_connected_s8_mve", "fully_connected/fully_connected_s8_mve.c")
     if not ctx.target.dsp:
         return Variant("tm_fully_connected_s8", "fully_connected/fully_connected_s8.c")
     direct = op.index in ctx.low_scratch  # no scratch: the input widened on the fly

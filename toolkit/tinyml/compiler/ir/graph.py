@@ -36,6 +36,7 @@ class Tensor:
     shape: tuple[int, ...]
     quant: Quantization | None
     data: np.ndarray | None = None  # constant tensors only
+    is_variable: bool = False  # a state the model keeps from one invoke to the next (an LSTM's), not in the arena
 
     @property
     def is_constant(self) -> bool:
@@ -67,6 +68,7 @@ class Operator:
     inputs: tuple[int, ...]  # -1 marks an absent optional input
     outputs: tuple[int, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+    intermediates: tuple[int, ...] = ()  # tensors that only carry quantization (an integer LSTM's hidden scale)
 
     def describe(self) -> str:
         return f"operator {self.index} ({self.opcode})"

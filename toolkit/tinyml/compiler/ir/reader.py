@@ -64,11 +64,12 @@ def _build_graph(model: schema.ModelT, buf: bytes, name: str) -> Graph:
             opcode = f"CUSTOM({custom})"
         inputs = tuple(int(x) for x in _seq(op.inputs))
         outputs = tuple(int(x) for x in _seq(op.outputs))
-        for t in inputs + outputs:
+        intermediates = tuple(int(x) for x in _seq(op.intermediates))
+        for t in inputs + outputs + intermediates:
             if t >= len(tensors) or t < -1:
                 raise TinymlError(f"{name}: operator {i} ({opcode}) refers to tensor {t}, which does not exist")
         options = MappingProxyType(dict(vars(op.builtinOptions)) if op.builtinOptions is not None else {})
-        operators.append(Operator(i, opcode, int(code.version), inputs, outputs, options))
+        operators.append(Operator(i, opcode, int(code.version), inputs, outputs, options, intermediates))
     for role, indices in (("input", _seq(sub.inputs)), ("output", _seq(sub.outputs))):
         if not indices:
             raise TinymlError(f"{name}: the model declares no {role}s")
@@ -123,7 +124,7 @@ def _tensor(index: int, t: schema.TensorT, buffers: list, buf: bytes, name: str)
                                   f"of {dtype} needs {expected}; the file is corrupted")
             data = np.frombuffer(raw, dtype=dtype).reshape(shape)
             data.flags.writeable = False
-    return Tensor(index, tname, dtype, shape, quant, data)
+    return Tensor(index, tname, dtype, shape, quant, data, bool(t.isVariable))
 
 
 QUANT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int32": (-2**31, 2**31 - 1)}
@@ -158,8 +159,9 @@ def _check_static_integer(graph: Graph) -> None:
             if tensor.dtype in ("float32", "float16", "float64") and computes_in_float:
                 raise TinymlError(
                     f"{graph.name}: {op.describe()} computes in {tensor.dtype} (tensor {t} '{tensor.name}'); tinyml "
-                    "compiles full-integer int8 models: quantize with `tinyml quantize` or the TFLite converter "
-                    "(representative dataset, int8 inputs and outputs)")
+                    "compiles full-integer models (int8, or 16x8: int16 activations with int8 weights): quantize "
+                    "with `tinyml quantize` or the TFLite converter (representative dataset, integer inputs and "
+                    "outputs)")
             if tensor.is_constant and tensor.dtype.startswith("float"):
                 raise TinymlError(f"{graph.name}: {op.describe()} has float weights '{tensor.name}'; "
                                   "quantize the model to full int8")

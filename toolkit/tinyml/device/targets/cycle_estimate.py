@@ -20,7 +20,13 @@ A TB's last instruction counts as a taken branch when the next executed TB does 
 Limits: no memory wait states (zero-wait SRAM, as on the MPS2 FPGA boards; flash wait states on silicon add more),
 no load-use or register-dependency stalls beyond the LDR pipelining rule, P fixed at 2, division at its middle
 cost, and the interrupt handlers that fire during the inference (SysTick wrap) are outside the filter. So it is an
-estimate for a zero-wait-state Cortex-M4, typically within 10-20% of silicon, not a cycle-accurate model.
+estimate for a zero-wait-state Cortex-M4, not a cycle-accurate model (docs/PROFILE.md compares it with published
+silicon figures).
+
+Only the inference is counted (`Window`): from the first TB at the invoke function's entry to the first TB at a
+return address of a call to it, so reachable code that the firmware runs outside the inference (the boot's memset
+of .bss) is not. `executions` yields the TB executions in order, so `tinyml.device.profile` can attribute each one
+to a layer in the same pass that `Tally` counts them.
 """
 from __future__ import annotations
 
@@ -28,10 +34,13 @@ import re
 import subprocess
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyml.device.boards import Board
+from tinyml.errors import BAD_INPUT, TinymlError
 
 OBJDUMP = "arm-none-eabi-objdump"
 NM = "arm-none-eabi-nm"
@@ -122,7 +131,8 @@ def _is_branch(insn: Insn) -> bool:
 
 # ---------------------------------------------------------------------------------------------- reachable code
 
-def _functions(elf: Path) -> dict[str, tuple[int, int]]:
+def function_ranges(elf: Path) -> dict[str, tuple[int, int]]:
+    """[first address, end) of every function of `elf` with a size, by name (Thumb bit cleared)."""
     out = subprocess.run([NM, "-S", "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
     funcs = {}
     for line in out.splitlines():
@@ -134,11 +144,8 @@ def _functions(elf: Path) -> dict[str, tuple[int, int]]:
     return funcs
 
 
-def reachable_ranges(elf: Path, entry: str = ENTRY) -> dict[str, tuple[int, int]]:
-    """Functions reachable from `entry`: direct branches, plus functions whose address appears in a literal pool
-    (function pointers, e.g. the kernel handed to an in-place wrapper)."""
-    funcs = _functions(elf)
-    by_addr = sorted((lo, hi, name) for name, (lo, hi) in funcs.items())
+def _disassembly(elf: Path) -> dict[str, list[str]]:
+    """objdump's disassembly lines of every function, by name."""
     dump = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn", str(elf)], capture_output=True, text=True,
                           check=True).stdout
     body: dict[str, list[str]] = defaultdict(list)
@@ -149,6 +156,15 @@ def reachable_ranges(elf: Path, entry: str = ENTRY) -> dict[str, tuple[int, int]
             current = head.group(1)
         elif current:
             body[current].append(line)
+    return body
+
+
+def reachable_ranges(elf: Path, entry: str = ENTRY) -> dict[str, tuple[int, int]]:
+    """Functions reachable from `entry`: direct branches, plus functions whose address appears in a literal pool
+    (function pointers, e.g. the kernel handed to an in-place wrapper)."""
+    funcs = function_ranges(elf)
+    by_addr = sorted((lo, hi, name) for name, (lo, hi) in funcs.items())
+    body = _disassembly(elf)
 
     def owner(addr: int) -> str | None:
         for lo, hi, name in by_addr:
@@ -176,10 +192,103 @@ def reachable_ranges(elf: Path, entry: str = ENTRY) -> dict[str, tuple[int, int]
     return {name: funcs[name] for name in seen}
 
 
+@dataclass(frozen=True)
+class Window:
+    """Which part of a trace is one inference: from the first TB that starts at `entry` (the invoke function) to
+    the first TB that starts at one of `returns` (the instructions right after each call of it). Without it, the
+    trace would also count the reachable functions the firmware runs outside the inference (the boot's memset of
+    .bss, for one)."""
+
+    entry: int
+    returns: frozenset[int]
+
+
+def inference_window(elf: Path, entry: str = ENTRY) -> Window:
+    """The `Window` of one call of `entry` in `elf`: its address and the return address of every `bl` to it."""
+    funcs = function_ranges(elf)
+    if entry not in funcs:
+        raise TinymlError(f"{elf}: no function {entry}; is it a tinyml firmware image?", BAD_INPUT)
+    returns = set()
+    for lines in _disassembly(elf).values():
+        for line in lines:
+            call = re.match(rf"^\s*([0-9a-f]+):\s+bl(?:\.w)?\s+[0-9a-f]+ <{re.escape(entry)}>", line)
+            if call:
+                returns.add(int(call.group(1), 16) + 4)   # a Thumb-2 BL is 4 bytes
+    if not returns:
+        raise TinymlError(f"{elf}: nothing calls {entry} (with BL), so an inference cannot be delimited",
+                          BAD_INPUT)
+    return Window(funcs[entry][0], frozenset(returns))
+
+
 # ---------------------------------------------------------------------------------------------- the QEMU log
 
 _TRACE = re.compile(r"^Trace \d+: (0x[0-9a-f]+) \[[0-9a-f]+/([0-9a-f]+)/")
+# QEMU logs this after a TB's "Trace" line when the TB did not start (icount's budget ran out, every 65535
+# instructions or at a timer deadline); counting it would add its instructions once more for each such stop.
+_STOPPED = "Stopped execution of TB chain before "
 _INSN = re.compile(r"^0x([0-9a-f]+):\s+((?:[0-9a-f]{4} ?)+)\s+(\S+)\s*(.*)$")
+
+
+@dataclass(frozen=True, eq=False)   # identity: one object per translation, counted by identity
+class Block:
+    """A translation block: its instructions and the cycles of each (the taken-branch penalty excluded)."""
+
+    insns: tuple[Insn, ...]
+    costs: tuple[int, ...]
+    cycles: int
+
+    @staticmethod
+    def of(insns: list[Insn]) -> Block:
+        costs, previous = [], None
+        for insn in insns:
+            costs.append(insn_cycles(insn, previous))
+            previous = insn
+        return Block(tuple(insns), tuple(costs), sum(costs))
+
+
+def executions(log_path: Path, window: Window | None = None) -> Iterator[tuple[Block, bool]]:
+    """Every TB execution of a `-d in_asm,exec,nochain` log in order, with whether it ended in a taken branch (the
+    next executed TB does not start right after its last instruction, which is a branch). With `window`, only
+    those of the first inference; the last TB before the window closes is judged against the TB that closes it."""
+    blocks: dict[str, Block] = {}   # host TB pointer -> the block translated there
+    pending: list[Insn] = []
+    in_block = False
+    inside = window is None
+    previous: Block | None = None
+    previous_ptr = ""
+    with open(log_path, errors="replace") as log:
+        for line in log:
+            if line.startswith("Trace "):
+                in_block = False
+                match = _TRACE.match(line)
+                if not match:
+                    continue
+                ptr, pc = match.group(1), int(match.group(2), 16)
+                if pending and pending[0].addr == pc:
+                    blocks[ptr] = Block.of(pending)
+                    pending = []
+                if previous is not None:
+                    last = previous.insns[-1]
+                    yield previous, _is_branch(last) and pc != last.addr + last.size
+                    previous = None
+                if window is not None:
+                    if inside and pc in window.returns:
+                        return
+                    inside = inside or pc == window.entry
+                previous, previous_ptr = (blocks.get(ptr) if inside else None), ptr
+            elif line.startswith(_STOPPED) and line[len(_STOPPED):].split(" ", 1)[0] == previous_ptr:
+                previous = None   # logged, then not run: the instruction budget ran out at its start
+            elif line.startswith("IN:"):
+                in_block, pending = True, []
+            elif in_block:
+                match = _INSN.match(line.strip())
+                if match:
+                    raw = match.group(2).split()
+                    size = 2 * len(raw) if all(len(r) == 4 for r in raw) else 4
+                    pending.append(Insn(int(match.group(1), 16), size, _base_mnemonic(match.group(3)),
+                                        match.group(4).strip().lower()))
+    if previous is not None:
+        yield previous, False   # the trace ended inside the window: nothing tells whether it branched
 
 
 @dataclass
@@ -200,80 +309,69 @@ class Estimate:
                                 sorted(self.by_function.items(), key=lambda kv: -kv[1][1])}}
 
 
-def estimate_from_log(log_path: Path, symbols: dict[str, tuple[int, int]] | None = None) -> Estimate:
-    """Sum instruction costs over every TB execution in a `-d in_asm,exec,nochain` log."""
-    blocks: dict[str, tuple[list[Insn], int]] = {}   # host TB pointer -> (insns, static cycles)
-    pending: list[Insn] = []
-    in_block = False
-    est = Estimate()
-    per_block_counts: Counter = Counter()
-    taken: Counter = Counter()
-    previous_tb: str | None = None
-    with open(log_path, errors="replace") as log:
-        for line in log:
-            if line.startswith("Trace "):
-                in_block = False
-                match = _TRACE.match(line)
-                if not match:
-                    continue
-                ptr, pc = match.group(1), int(match.group(2), 16)
-                if pending and pending[0].addr == pc:
-                    blocks[ptr] = (pending, _static_cycles(pending))
-                    pending = []
-                if ptr not in blocks:
-                    previous_tb = None
-                    continue
-                if previous_tb is not None:
-                    last = blocks[previous_tb][0][-1]
-                    if _is_branch(last) and pc != last.addr + last.size:
-                        taken[previous_tb] += 1
-                per_block_counts[ptr] += 1
-                previous_tb = ptr
-            elif line.startswith("IN:"):
-                in_block, pending = True, []
-            elif in_block:
-                match = _INSN.match(line.strip())
-                if match:
-                    raw = match.group(2).split()
-                    size = 2 * len(raw) if all(len(r) == 4 for r in raw) else 4
-                    pending.append(Insn(int(match.group(1), 16), size, _base_mnemonic(match.group(3)),
-                                        match.group(4).strip().lower()))
-    if previous_tb is not None:
-        taken[previous_tb] += 0
-    owners = sorted((lo, hi, name) for name, (lo, hi) in (symbols or {}).items())
-    for ptr, count in per_block_counts.items():
-        insns, cycles = blocks[ptr]
-        n_taken = taken[ptr]
-        total = count * cycles + n_taken * PIPELINE_REFILL
-        est.instructions += count * len(insns)
-        est.cycles += total
-        est.taken_branches += n_taken
-        name = next((nm for lo, hi, nm in owners if lo <= insns[0].addr < hi), f"0x{insns[0].addr:x}")
-        row = est.by_function.setdefault(name, [0, 0])
-        row[0] += count * len(insns)
-        row[1] += total
-    return est
+class Tally:
+    """Counts TB executions (per block, and how many ended in a taken branch) and turns them into an `Estimate`;
+    feed it `executions(...)` one at a time (`add`) so another consumer can walk the same pass."""
+
+    def __init__(self) -> None:
+        self.runs: Counter[Block] = Counter()
+        self.taken: Counter[Block] = Counter()
+
+    def add(self, block: Block, taken: bool) -> None:
+        self.runs[block] += 1
+        if taken:
+            self.taken[block] += 1
+
+    def estimate(self, symbols: dict[str, tuple[int, int]] | None = None) -> Estimate:
+        owners = sorted((lo, hi, name) for name, (lo, hi) in (symbols or {}).items())
+        est = Estimate()
+        for block, count in self.runs.items():
+            n_taken = self.taken[block]
+            total = count * block.cycles + n_taken * PIPELINE_REFILL
+            est.instructions += count * len(block.insns)
+            est.cycles += total
+            est.taken_branches += n_taken
+            start = block.insns[0].addr
+            name = next((nm for lo, hi, nm in owners if lo <= start < hi), f"0x{start:x}")
+            row = est.by_function.setdefault(name, [0, 0])
+            row[0] += count * len(block.insns)
+            row[1] += total
+        return est
 
 
-def _static_cycles(insns: list[Insn]) -> int:
-    total, previous = 0, None
-    for insn in insns:
-        total += insn_cycles(insn, previous)
-        previous = insn
-    return total
+def estimate_from_log(log_path: Path, symbols: dict[str, tuple[int, int]] | None = None,
+                      window: Window | None = None) -> Estimate:
+    """Sum instruction costs over every TB execution in a `-d in_asm,exec,nochain` log (with `window`: over the
+    first inference only)."""
+    tally = Tally()
+    for block, taken in executions(log_path, window):
+        tally.add(block, taken)
+    return tally.estimate(symbols)
 
 
 # ---------------------------------------------------------------------------------------------- one inference
 
-def estimate_inference(board: Board, elf: Path, inputs: list[bytes], *, keep_log: Path | None = None,
-                       max_seconds: float = 600.0) -> Estimate:
-    """Run one inference of the firmware `elf` in QEMU with the reachable code traced; return the estimate.
-    `inputs`: the bytes of each model input."""
+@dataclass(frozen=True)
+class Trace:
+    """A traced inference: the log, the reachable functions and the inference's window in it."""
+
+    log: Path
+    ranges: dict[str, tuple[int, int]]
+    window: Window
+
+
+@contextmanager
+def traced_inference(board: Board, elf: Path, inputs: list[bytes], *, keep_log: Path | None = None,
+                     max_seconds: float = 600.0) -> Iterator[Trace]:
+    """Run one inference of the firmware `elf` in QEMU with the code it can reach traced (and the return addresses
+    of the invoke, which close the window); yield the `Trace` while its log exists. `inputs`: each input's bytes."""
     from tinyml.device.protocol import connect
     from tinyml.device.targets.qemu import QemuSession
 
     ranges = reachable_ranges(elf)
-    dfilter = ",".join(f"0x{lo:x}..0x{hi - 1:x}" for lo, hi in sorted(ranges.values()))
+    window = inference_window(elf)
+    spans = sorted([*ranges.values(), *((ret, ret + 2) for ret in window.returns)])
+    dfilter = ",".join(f"0x{lo:x}..0x{hi - 1:x}" for lo, hi in spans)
     with tempfile.TemporaryDirectory(prefix="tinyml-cycles-") as tmp:
         log = Path(keep_log) if keep_log else Path(tmp) / "qemu.log"
         args = ("-d", "in_asm,exec,nochain", "-dfilter", dfilter, "-D", str(log))
@@ -283,4 +381,12 @@ def estimate_inference(board: Board, elf: Path, inputs: list[bytes], *, keep_log
                 for index, data in enumerate(inputs):
                     link.load_input(index, data)
                 link.invoke(1)
-        return estimate_from_log(log, ranges)
+        yield Trace(log, ranges, window)
+
+
+def estimate_inference(board: Board, elf: Path, inputs: list[bytes], *, keep_log: Path | None = None,
+                       max_seconds: float = 600.0) -> Estimate:
+    """Run one inference of the firmware `elf` in QEMU with the reachable code traced; return the estimate.
+    `inputs`: the bytes of each model input."""
+    with traced_inference(board, elf, inputs, keep_log=keep_log, max_seconds=max_seconds) as trace:
+        return estimate_from_log(trace.log, trace.ranges, trace.window)

@@ -10,25 +10,40 @@ from tinyml.compiler.codegen.ops import (
     activation_tables,
     binary,
     conv,
+    conv16,
     elementwise,
     fully_connected,
     fused,
     layout,
+    log_softmax,
+    lstm,
     movement,
     pool,
     reduce,
     resize,
+    transpose_conv,
 )
 from tinyml.compiler.ir.graph import Operator
 
 Lowering = Callable[[Operator, LoweringContext], Lowered]
 
+
+def by_input_dtype(int8: Lowering, *, int16: Lowering) -> Lowering:
+    """A lowering that takes `int16` when the operator's first input is int16 (16x8 models), else `int8` (which
+    refuses any other type with its own message)."""
+    def lower_by_dtype(op: Operator, ctx: LoweringContext) -> Lowered:
+        return (int16 if ctx.tensor(op, 0).dtype == "int16" else int8)(op, ctx)
+
+    return lower_by_dtype
+
+
 LOWERINGS: dict[str, Lowering] = {
-    "CONV_2D": conv.lower_conv2d,
-    "DEPTHWISE_CONV_2D": conv.lower_depthwise_conv2d,
-    "FULLY_CONNECTED": fully_connected.lower_fully_connected,
-    "AVERAGE_POOL_2D": pool.lower_average_pool2d,
-    "MAX_POOL_2D": pool.lower_max_pool2d,
+    "CONV_2D": by_input_dtype(conv.lower_conv2d, int16=conv16.lower_conv2d_s16),
+    "DEPTHWISE_CONV_2D": by_input_dtype(conv.lower_depthwise_conv2d, int16=conv16.lower_depthwise_conv2d_s16),
+    "FULLY_CONNECTED": by_input_dtype(fully_connected.lower_fully_connected,
+                                      int16=fully_connected.lower_fully_connected_s16),
+    "AVERAGE_POOL_2D": by_input_dtype(pool.lower_average_pool2d, int16=pool.lower_average_pool2d_s16),
+    "MAX_POOL_2D": by_input_dtype(pool.lower_max_pool2d, int16=pool.lower_max_pool2d_s16),
     "ADD": elementwise.lower_add,
     "MUL": elementwise.lower_mul,
     "SOFTMAX": activation.lower_softmax,
@@ -70,6 +85,9 @@ LOWERINGS: dict[str, Lowering] = {
     "RESIZE_BILINEAR": resize.lower_resize_bilinear,
     "L2_NORMALIZATION": activation_tables.lower_l2_normalization,
     "EXP": activation_tables.lower_exp,
+    "TRANSPOSE_CONV": transpose_conv.lower_transpose_conv,
+    "LOG_SOFTMAX": log_softmax.lower_log_softmax,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower_unidirectional_sequence_lstm,
     "CONV_2D_ADD": fused.lower_conv2d_add,  # internal: CONV_2D + ADD fused by tinyml.compiler.codegen.fuse
 }
 INTERNAL_OPS = ("CONV_2D_ADD",)

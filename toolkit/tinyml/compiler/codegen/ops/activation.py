@@ -1,5 +1,6 @@
 """SOFTMAX, and every elementwise int8 -> int8 function as a 256-entry table built at generation time:
-LOGISTIC, TANH, RELU, RELU6, RELU_N1_TO_1 and QUANTIZE (int8 requantization)."""
+LOGISTIC, TANH, RELU, RELU6, RELU_N1_TO_1 and QUANTIZE (int8 requantization). SOFTMAX, LOGISTIC and TANH of int16
+(16x8) inputs go to `activation16`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,6 +9,7 @@ import numpy as np
 
 from tinyml.compiler.codegen.context import LoweringContext, c_float
 from tinyml.compiler.codegen.lowered import Call, Decl, Lit, Lowered, Offset, Ref, Sym
+from tinyml.compiler.codegen.ops import activation16
 from tinyml.compiler.codegen.ops.common import require_int8, require_same_size
 from tinyml.compiler.codegen.quant import (
     INT8_MAX,
@@ -26,6 +28,8 @@ F32 = np.float32
 
 
 def lower_softmax(op: Operator, ctx: LoweringContext) -> Lowered:
+    if ctx.tensor(op, 0).dtype == "int16":
+        return activation16.lower_softmax_s16(op, ctx)
     x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
     require_int8(ctx, op, x, y)
     if x.shape != y.shape or not x.shape:
@@ -89,11 +93,15 @@ def _unary(op: Operator, ctx: LoweringContext) -> tuple[Tensor, Tensor]:
 
 
 def lower_logistic(op: Operator, ctx: LoweringContext) -> Lowered:
+    if ctx.tensor(op, 0).dtype == "int16":
+        return activation16.lower_logistic_s16(op, ctx)
     x, y = _unary(op, ctx)
     return _lut(op, ctx, x, y, _float_table(x, y, _sigmoid))
 
 
 def lower_tanh(op: Operator, ctx: LoweringContext) -> Lowered:
+    if ctx.tensor(op, 0).dtype == "int16":
+        return activation16.lower_tanh_s16(op, ctx)
     x, y = _unary(op, ctx)
     return _lut(op, ctx, x, y, _float_table(x, y, tanhf))
 

@@ -13,17 +13,41 @@ def require_int8(ctx: LoweringContext, op: Operator, *tensors: Tensor) -> None:
                                f"{'' if t.quant else ' without quantization'}; only int8 activations are supported")
 
 
+def require_int16(ctx: LoweringContext, op: Operator, *tensors: Tensor) -> None:
+    """16x8 activations: int16, quantized, symmetric (zero point 0), as TFLite's int16 kernels require."""
+    for t in tensors:
+        if t.dtype != "int16" or t.quant is None:
+            raise ctx.fail(op, f"tensor {t.index} '{t.name}' is {t.dtype}"
+                               f"{'' if t.quant else ' without quantization'}; this operator's other activations "
+                               "are int16 (16x8), so this one must be too")
+        if any(z != 0 for z in t.quant.zero_point):
+            raise ctx.fail(op, f"int16 tensor {t.index} '{t.name}' has zero point {t.zero_point}; int16 activations "
+                               "must be symmetric (zero point 0): quantize with `tinyml quantize --activations int16`")
+
+
+def activation_dtype(ctx: LoweringContext, op: Operator, *tensors: Tensor) -> str:
+    """The activation type of an operator with an int8 and a 16x8 kernel: "int16" when its first tensor is int16
+    (then every tensor is checked with `require_int16`), else "int8" (checked with `require_int8`)."""
+    if tensors and tensors[0].dtype == "int16":
+        require_int16(ctx, op, *tensors)
+        return "int16"
+    require_int8(ctx, op, *tensors)
+    return "int8"
+
+
 def require_const(ctx: LoweringContext, op: Operator, t: Tensor, what: str) -> None:
     if not t.is_constant:
         raise ctx.fail(op, f"{what} '{t.name}' must be a constant tensor")
 
 
-def weighted_operands(ctx: LoweringContext, op: Operator, weights: str, out_channels_axis: int
-                      ) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
-    """Input, constant symmetric int8 weights, optional constant int32 bias (one per output channel), output."""
+def weighted_operands(ctx: LoweringContext, op: Operator, weights: str, out_channels_axis: int,
+                      activations: str = "int8") -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """Input, constant symmetric int8 weights, optional constant bias (one per output channel), output. The bias is
+    int32 with int8 `activations`, int64 with int16 ones (16x8, as the TFLite converter emits it)."""
     x, w, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
     bias = ctx.tensor(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-    require_int8(ctx, op, x, w, y)
+    (require_int16 if activations == "int16" else require_int8)(ctx, op, x, y)
+    require_int8(ctx, op, w)
     require_const(ctx, op, w, weights)
     if any(z != 0 for z in w.quant.zero_point):
         raise ctx.fail(op, f"{weights} '{w.name}' has a nonzero zero point; int8 weights must be symmetric")
@@ -34,8 +58,10 @@ def weighted_operands(ctx: LoweringContext, op: Operator, weights: str, out_chan
         raise ctx.fail(op, f"{weights} '{w.name}' has {len(w.quant.scale)} scales for {out_channels} channels")
     if bias is not None:
         require_const(ctx, op, bias, "bias")
-        if bias.dtype != "int32":
-            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; only int32 bias is supported")
+        bias_dtype = "int64" if activations == "int16" else "int32"
+        if bias.dtype != bias_dtype:
+            raise ctx.fail(op, f"bias '{bias.name}' is {bias.dtype}; with {activations} activations only "
+                               f"{bias_dtype} bias is supported")
         if bias.size != out_channels:
             raise ctx.fail(op, f"bias '{bias.name}' has {bias.size} values for {out_channels} output channels")
     return x, w, bias, y

@@ -20,16 +20,8 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext) -> Lowered:
 
 def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
     x, w, bias, y = weighted_operands(ctx, op, "filter", 3 if depthwise else 0)
-    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
-        raise ctx.fail(op, "expects 4-D input, filter and output")
+    check_filter_shape(op, ctx, x, w, y, depthwise)
     out_c = y.shape[3]
-    if depthwise:
-        if w.shape[0] != 1 or w.shape[3] != out_c or out_c % x.shape[3] != 0:
-            raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} / output "
-                               f"{list(y.shape)}")
-    elif w.shape[0] != out_c or w.shape[3] != x.shape[3]:
-        raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} (grouped convolution "
-                           "is not supported)")
     geometry, mults, shifts, act_min, act_max = conv_setup(op, ctx, x, w, y)
     variant = (variants.depthwise_conv2d if depthwise else variants.conv2d)(op, ctx, x, w)
     vector_channels = out_c // 8 * 8 if depthwise else 0
@@ -44,6 +36,21 @@ def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
                                  ctx.const(w), ctx.const(bias) if bias is not None else NULL, Ref(f"{p}_out"),
                                  ctx.activation(y)))
     return Lowered(kernels=(variant.source,), decls=decls, calls=(call,), variant=variant)
+
+
+def check_filter_shape(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, y: Tensor, depthwise: bool) -> None:
+    """4-D input, filter and output whose channels fit a standard (filter [out_c, kh, kw, in_c]) or depthwise
+    (filter [1, kh, kw, out_c], out_c a multiple of in_c) convolution."""
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        raise ctx.fail(op, "expects 4-D input, filter and output")
+    out_c = y.shape[3]
+    if depthwise:
+        if w.shape[0] != 1 or w.shape[3] != out_c or out_c % x.shape[3] != 0:
+            raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} / output "
+                               f"{list(y.shape)}")
+    elif w.shape[0] != out_c or w.shape[3] != x.shape[3]:
+        raise ctx.fail(op, f"filter shape {list(w.shape)} does not fit input {list(x.shape)} (grouped convolution "
+                           "is not supported)")
 
 
 def conv_setup(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor, y: Tensor

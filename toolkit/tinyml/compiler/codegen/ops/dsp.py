@@ -28,7 +28,7 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
     return ((values.astype(np.int64) - INT32_MIN) % (1 << 32) + INT32_MIN).astype(np.int32)
 
 
-def _folded_bias(w2d: np.ndarray, bias: Tensor | None, x_zero_point: int) -> np.ndarray:
+def folded_bias(w2d: np.ndarray, bias: Tensor | None, x_zero_point: int) -> np.ndarray:
     """bias + input_offset * sum_k w, wrapped to int32 like the kernel's accumulator (input_offset = -zp)."""
     b = np.zeros(w2d.shape[0], np.int64) if bias is None else bias.data.reshape(-1).astype(np.int64)
     return _wrap32(b - x_zero_point * w2d.astype(np.int64).sum(axis=1))
@@ -144,7 +144,7 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, variant: Variant, 
         block = padded[:rows4].reshape(rows4 // 4, 4, groups, 4).transpose(0, 2, 1, 3)
         arranged = np.concatenate([block.reshape(-1), padded[rows4:].reshape(-1)])
         weights = ctx.derived_const(f"op{op.index}_w8", "int8_t", arranged)
-    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
+    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", folded_bias(w2d, bias, x.zero_point))
     p = f"op{op.index}"
     batches = x.size // in_f
     direct = variant.mode == "direct"
@@ -214,7 +214,7 @@ def conv2d_weights(op: Operator, ctx: LoweringContext, variant: Variant, x: Tens
         weights = ctx.derived_const(f"op{op.index}_w8", "int8_t", np.concatenate([block.reshape(-1),
                                                                                   padded[pairs:].reshape(-1)]))
         weights_arg = Sym(weights.name)
-    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(w2d, bias, x.zero_point))
+    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", folded_bias(w2d, bias, x.zero_point))
     p = f"op{op.index}"
     decls = (*_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max),
              Decl("tm_conv_dsp_params", f"{p}_params", (stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, k4,
@@ -253,7 +253,7 @@ def lower_depthwise_conv2d(op: Operator, ctx: LoweringContext, variant: Variant,
         weights = ctx.derived_const(f"op{op.index}_w16", "int16_t", arranged)
     else:
         weights = ctx.derived_const(f"op{op.index}_w8", "int8_t", taps.reshape(kh * kw, c // 4, 4).transpose(1, 0, 2))
-    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", _folded_bias(per_channel, bias, x.zero_point))
+    folded = ctx.derived_const(f"op{op.index}_bias", "int32_t", folded_bias(per_channel, bias, x.zero_point))
     p = f"op{op.index}"
     decls = (*_requant_decls(p, mults, shifts, table, y.zero_point, act_min, act_max,
                              general_tail=vector_channels < c),

@@ -1,11 +1,12 @@
-"""ADD and MUL, with broadcasting over up to four dimensions."""
+"""ADD and MUL, with broadcasting over up to four dimensions; int16 (16x8) operands go to `elementwise16`."""
 from __future__ import annotations
 
 import numpy as np
 
 from tinyml.compiler.codegen.context import LoweringContext
 from tinyml.compiler.codegen.lowered import Call, Decl, Lowered, Ref
-from tinyml.compiler.codegen.ops.common import broadcast_strides, require_int8
+from tinyml.compiler.codegen.ops import elementwise16
+from tinyml.compiler.codegen.ops.common import activation_dtype, broadcast_strides, require_int8
 from tinyml.compiler.codegen.quant import activation_range, quantize_multiplier
 from tinyml.compiler.ir.graph import Operator
 
@@ -13,9 +14,11 @@ F32 = np.float32
 ADD_LEFT_SHIFT = 20  # TFLite's headroom for int8 addition
 
 
-def _operands(op: Operator, ctx: LoweringContext):
+def _operands(op: Operator, ctx: LoweringContext, int16: bool = False):
+    """The inputs and output, checked: int8, or with `int16` also int16 (16x8, zero points 0); shapes that
+    broadcast to the output's (rank <= 4)."""
     a, b, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
-    require_int8(ctx, op, a, b, y)
+    (activation_dtype if int16 else require_int8)(ctx, op, a, b, y)
     if len(y.shape) > 4:
         raise ctx.fail(op, f"output rank {len(y.shape)} > 4 is not supported")
     try:
@@ -47,7 +50,9 @@ def add_params(a, b, y, act_min: int, act_max: int, negate_b: bool = False) -> s
 
 
 def lower_add(op: Operator, ctx: LoweringContext) -> Lowered:
-    a, b, y = _operands(op, ctx)
+    a, b, y = _operands(op, ctx, int16=True)
+    if a.dtype == "int16":
+        return elementwise16.lower_add_s16(op, ctx, a, b, y, _inplace(op, a, b, y))
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)
     p = f"op{op.index}"
     decls = (Decl("tm_add_params", f"{p}_params", add_params(a, b, y, act_min, act_max)),
@@ -57,7 +62,9 @@ def lower_add(op: Operator, ctx: LoweringContext) -> Lowered:
 
 
 def lower_mul(op: Operator, ctx: LoweringContext) -> Lowered:
-    a, b, y = _operands(op, ctx)
+    a, b, y = _operands(op, ctx, int16=True)
+    if a.dtype == "int16":
+        return elementwise16.lower_mul_s16(op, ctx, a, b, y, _inplace(op, a, b, y))
     real = float(F32(F32(a.scale) * F32(b.scale)) / F32(y.scale))  # TFLite computes this in float
     m, s = quantize_multiplier(real)
     act_min, act_max = activation_range(ctx.fused_activation(op), y.scale, y.zero_point)

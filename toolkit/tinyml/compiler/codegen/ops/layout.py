@@ -77,16 +77,23 @@ def lower_pad(op: Operator, ctx: LoweringContext) -> Lowered:
     return Lowered(kernels=("reshape/pad_s8.c",), decls=decls, calls=(call,))
 
 
+QUANTIZE_BLOCK = 8  # TFLite's SIMD float -> int8 and int16 quantize works on whole blocks of 8
+
+
 def lower_quantize(op: Operator, ctx: LoweringContext) -> Lowered:
     x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
     if x.dtype == "int8":
         return lower_requantize(op, ctx)
-    if x.dtype != "float32" or y.dtype != "int8" or y.quant is None:
-        raise ctx.fail(op, f"quantizes {x.dtype} to {y.dtype}; only float32 -> int8 and int8 -> int8 are supported")
+    if x.dtype != "float32" or y.dtype not in ("int8", "int16") or y.quant is None:
+        raise ctx.fail(op, f"quantizes {x.dtype} to {y.dtype}; only float32 -> int8, float32 -> int16 and "
+                           "int8 -> int8 are supported")
     require_same_size(ctx, op, x, y)
-    call = Call("tm_quantize_f32_s8", (ctx.data(x), Lit(x.size), Lit(c_float(F32(y.scale))), Lit(y.zero_point),
-                                       ctx.activation(y)))
-    return Lowered(kernels=("activation/quantize_f32_s8.c",), calls=(call,))
+    # TFLite's SIMD blocks of 8 round differently from its scalar tail (see the kernels)
+    blocks = x.size // QUANTIZE_BLOCK * QUANTIZE_BLOCK
+    kernel = "tm_quantize_f32_s16" if y.dtype == "int16" else "tm_quantize_f32_s8"
+    call = Call(kernel, (ctx.data(x), Lit(x.size), Lit(blocks), Lit(c_float(F32(y.scale))), Lit(y.zero_point),
+                         ctx.activation(y)))
+    return Lowered(kernels=(f"activation/{kernel.removeprefix('tm_')}.c",), calls=(call,))
 
 
 DEQUANTIZE_BLOCK = 8  # TFLite's SIMD dequantize works on whole blocks of 8 as q * scale + (-zp * scale)
@@ -94,9 +101,14 @@ DEQUANTIZE_BLOCK = 8  # TFLite's SIMD dequantize works on whole blocks of 8 as q
 
 def lower_dequantize(op: Operator, ctx: LoweringContext) -> Lowered:
     x, y = ctx.tensor(op, 0), ctx.tensor(op, 0, outputs=True)
-    if x.dtype != "int8" or y.dtype != "float32" or x.quant is None:
-        raise ctx.fail(op, f"dequantizes {x.dtype} to {y.dtype}; only int8 -> float32 is supported")
+    if x.dtype not in ("int8", "int16") or y.dtype != "float32" or x.quant is None:
+        raise ctx.fail(op, f"dequantizes {x.dtype} to {y.dtype}; only int8 -> float32 and int16 -> float32 are "
+                           "supported")
     require_same_size(ctx, op, x, y)
+    if x.dtype == "int16":
+        call = Call("tm_dequantize_s16_f32", (ctx.data(x), Lit(x.size), Lit(c_float(F32(x.scale))),
+                                              Lit(x.zero_point), ctx.activation(y)))
+        return Lowered(kernels=("activation/dequantize_s16_f32.c",), calls=(call,))
     blocks = x.size // DEQUANTIZE_BLOCK * DEQUANTIZE_BLOCK
     call = Call("tm_dequantize_s8_f32", (ctx.data(x), Lit(x.size), Lit(blocks), Lit(c_float(F32(x.scale))),
                                          Lit(x.zero_point), ctx.activation(y)))
