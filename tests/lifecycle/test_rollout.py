@@ -31,7 +31,7 @@ from tinyml.device.boards import get_board
 from tinyml.device.build import build_firmware
 from tinyml.errors import DEVICE_FAILURE
 from tinyml.field.servers import Postgres
-from tinyml.lifecycle import emulated_fleet, registry, rollout
+from tinyml.lifecycle import emulated_fleet, registry, rollout, rollout_devices, rollout_versions
 from tinyml.lifecycle.fleet import Fleet, load_fleet
 from tinyml.lifecycle.rollout_store import RolloutStore, open_rollout_store
 
@@ -90,7 +90,7 @@ class Project:
 
     def reports(self) -> dict[str, str | None]:
         """What each device itself reports over INFO."""
-        return {d.id: rollout.reported_version(self.fleet, d) for d in self.fleet.devices}
+        return {d.id: rollout_devices.reported_version(self.fleet, d) for d in self.fleet.devices}
 
 
 def _plant_miscompiled_firmware(ref: str, model: Path) -> None:
@@ -98,7 +98,7 @@ def _plant_miscompiled_firmware(ref: str, model: Path) -> None:
     as a miscompiled or corrupted image would be (the registered version itself has no firmware)."""
     identity = registry.show(ref)["identity"]
     for board in BOARDS:
-        build_firmware(model, get_board(board), rollout.firmware_root() / ref / board, identity=identity)
+        build_firmware(model, get_board(board), rollout_versions.firmware_root() / ref / board, identity=identity)
 
 
 @contextmanager
@@ -193,10 +193,10 @@ def test_canary_then_all(project: Project) -> None:
 
 
 def test_latency_over_budget_is_unhealthy(project: Project) -> None:
-    version = rollout.load_version("tiny@1", set(BOARDS), print)
+    version = rollout_versions.load_version("tiny@1", set(BOARDS), print)
     device = project.fleet.device("em-1")
-    within = rollout.probe(project.fleet, device, version, vectors=2, budget=100_000)
-    over = rollout.probe(project.fleet, device, version, vectors=2, budget=10)
+    within = rollout_devices.probe(project.fleet, device, version, vectors=2, budget=100_000)
+    over = rollout_devices.probe(project.fleet, device, version, vectors=2, budget=10)
     assert within.healthy, within.detail
     assert not over.healthy and "over the budget of 10" in over.detail["problems"][0]
 

@@ -20,7 +20,7 @@ import pytest
 from tests import tflite_models as tm
 from tests.lifecycle import test_rollout
 from tinyml.errors import DEVICE_FAILURE
-from tinyml.lifecycle import registry, rollout
+from tinyml.lifecycle import registry, rollout, rollout_devices, rollout_versions
 from tinyml.lifecycle import rollout_telemetry as telemetry
 from tinyml.lifecycle.rollout_store import RolloutStore, open_rollout_store
 
@@ -63,7 +63,7 @@ def versions() -> dict[int, bytes]:
 class Project(test_rollout.Project):
     def reports(self) -> dict[str, tuple[str | None, bool | None]]:  # type: ignore[override]
         """What each device itself reports: its version (INFO), whether it runs a shadow model (FIELD_INFO)."""
-        return {d.id: (rollout.reported_version(self.fleet, d), rollout.runs_shadow(self.fleet, d))
+        return {d.id: (rollout_devices.reported_version(self.fleet, d), rollout_devices.runs_shadow(self.fleet, d))
                 for d in self.fleet.devices}
 
 
@@ -109,8 +109,8 @@ def test_canary_with_diverging_telemetry_is_rolled_back(project: Project) -> Non
     verdict = gate["detail"]["canaries"]["em-1"]
     assert verdict["inferences"] >= 100 and verdict["control_inferences"] >= 200 and verdict["label_tvd"][0] >= 0.2
     # the canary's reports are in the monitor's store under its own id, from tiny@3's firmware
-    tiny3 = rollout.load_version("tiny@3", {"mps2-an386"}, print)
-    rollout.reference(tiny3, 1)
+    tiny3 = rollout_versions.load_version("tiny@3", {"mps2-an386"}, print)
+    rollout_versions.reference(tiny3, 1)
     with telemetry.open_monitor(str(project.root / "field.sqlite")) as monitor:
         stats = telemetry.recent(monitor, project.fleet.device("em-1"), [0, 0], tiny3.model_hash)
     assert stats is not None and stats.inferences >= 100

@@ -7,9 +7,10 @@ transactions never holds half a change. Errors are one line naming the file or t
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from tinyml.errors import BAD_INPUT, TinymlError
@@ -44,6 +45,30 @@ class Transaction:
             (self._conn.commit if exc_type is None else self._conn.rollback)()
         finally:
             self._cur.close()
+
+
+class Store:
+    """What the project's stores share: one connection (`_conn`, its placeholder style `_sql`, `where` for
+    messages), their schema created in one transaction, transactions, and closing (also by leaving a `with`
+    block). One thread at a time."""
+
+    def __init__(self, db: Connection, schema: Iterable[str]) -> None:
+        self._conn, self._sql, self.where = db.conn, db.sql, db.where
+        with self._transaction() as cur:
+            for statement in schema:
+                cur.execute(statement.format(blob=db.blob))
+
+    def _transaction(self) -> Transaction:
+        return Transaction(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _is_postgres(spec: str | Path) -> bool:

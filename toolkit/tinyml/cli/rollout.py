@@ -200,7 +200,7 @@ def emulate(action: str, fleet_path: Path, lifetime: float, as_json: bool) -> No
 def probe(fleet_path: Path, as_json: bool) -> None:
     """What every device of the fleet reports it runs (INFO), not what was planned."""
     from tinyml.lifecycle.fleet import load_fleet
-    from tinyml.lifecycle.rollout import reported_version
+    from tinyml.lifecycle.rollout_devices import reported_version
 
     fleet = load_fleet(fleet_path)
     data = [{"id": d.id, "board": d.board.name, "reports": reported_version(fleet, d)} for d in fleet.devices]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinyml.database import Connection, Transaction, connect
+from tinyml import database
+from tinyml.database import Connection, connect
 from tinyml.field.report import Report, decode_payload, encode_payload
 
 COUNTERS = ("stored", "duplicates", "malformed", "damaged")
@@ -33,20 +34,15 @@ class Ingested:
     duplicates: int
 
 
-class Store:
+class Store(database.Store):
     """A database connection with the report schema; use `open_store`. One thread at a time."""
 
     def __init__(self, db: Connection) -> None:
-        self._conn, self._sql, self.where = db.conn, db.sql, db.where
+        super().__init__(db, _SCHEMA)
         with self._transaction() as cur:
-            for statement in _SCHEMA:
-                cur.execute(statement.format(blob=db.blob))
             for name in COUNTERS:
                 cur.execute(self._sql("INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT DO NOTHING"),
                             (name,))
-
-    def _transaction(self) -> Transaction:
-        return Transaction(self._conn)
 
     def ingest(self, reports: list[Report]) -> Ingested:
         """Stores a batch in one transaction; reports already stored (same device, boot, seq) are counted."""
@@ -98,14 +94,6 @@ class Store:
         for (payload,) in rows:
             yield decode_payload(bytes(payload))
 
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_store(spec: str | Path) -> Store:

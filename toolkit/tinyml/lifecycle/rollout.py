@@ -42,261 +42,40 @@ device's state), so `resume` after a kill -9 continues them. `extra_checks` are 
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
-import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tinyml.device.boards import get_board
-from tinyml.device.build import build_firmware, require_fit
-from tinyml.device.field_app import FieldOptions
-from tinyml.device.flash import flash
-from tinyml.device.protocol import DeviceInfo, DeviceLink, connect
-from tinyml.device.targets.host import run_host
-from tinyml.device.targets.qemu import ticks_to_instructions
 from tinyml.errors import BAD_INPUT, TinymlError
 from tinyml.lifecycle import emulated_fleet, registry
 from tinyml.lifecycle import rollout_telemetry as telemetry
 from tinyml.lifecycle.fleet import Device, Fleet, Rules, Telemetry
+from tinyml.lifecycle.rollout_devices import (
+    PROBE_BOOT_S,
+    ExtraCheck,
+    flash_device,
+    probe,
+    reported_version,
+    runs_shadow,
+)
 from tinyml.lifecycle.rollout_store import RolloutStore
+from tinyml.lifecycle.rollout_versions import (
+    Say,
+    Version,
+    field_firmware,
+    load_version,
+    reference,
+    rollout_firmware,
+)
 
-VECTOR_SEED = 0
-PROBE_BOOT_S = 20.0      # a device just flashed boots (an emulator restarts) within this
-BEFORE_PROBE_S = 5.0     # asking a device what it runs before the rollout
 FINISHED = ("succeeded", "rolled_back")
 ACTIVE = ("flashing", "verifying", "healthy", "failed", "rollback_flashing", "rollback_verifying")
 SHADOW_ACTIVE = ("flashing", "verifying", "shadowing", "failed", "restoring")   # a shadow device to restore on abort
-ExtraCheck = Callable[[Device, DeviceInfo], list[str]]
-Say = Callable[[str], None]
 
-
-@dataclass
-class Version:
-    """A registered version as the rollout needs it: identity, firmware per board, host reference outputs."""
-
-    name: str
-    number: int
-    identity: str            # "kws@3 lin:ab12cd34"
-    folder: Path             # .tinyml/rollouts/firmware/NAME@VERSION
-    budgets: dict[str, int] = field(default_factory=dict)   # board -> the model's own budget (bench report)
-    model_hash: str = ""     # the compiled registered model's hash, as INFO reports it (set by `reference`)
-    registered: frozenset[str] = frozenset()   # the boards the registry holds firmware for
-    _references: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = field(default_factory=dict)
-
-    @property
-    def registry_id(self) -> str:
-        return self.identity.split(" ")[0]
-
-    @property
-    def lineage_hash(self) -> str:
-        return self.identity.split("lin:")[-1]
-
-
-def firmware_root() -> Path:
-    from tinyml.lifecycle.tracking import STORE_DIR
-
-    return (STORE_DIR / "rollouts" / "firmware").resolve()
-
-
-def _fetch_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
-    """`target`, filled by `fill(tmp)` in a temporary sibling then renamed (never a half-written folder)."""
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        fill(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
-def load_version(ref_text: str, boards: set[str], say: Say) -> Version:
-    """The version's identity, model, and the firmware the registry holds for `boards` (downloaded)."""
-    shown = registry.show(ref_text)
-    name, number, identity = shown["name"], shown["version"], shown["identity"]
-    if not identity:
-        raise TinymlError(f"{name}@{number} has no registry identity (tinyml.identity tag); register it with "
-                          "`tinyml registry register`", BAD_INPUT)
-    folder = firmware_root() / f"{name}@{number}"
-    _fetch_atomically(folder / "model", lambda tmp: registry.fetch(f"{name}@{number}", "model.tflite", tmp))
-    version = Version(name, number, identity, folder,
-                      registered=frozenset(shown["lineage"].get("firmware", {})) & frozenset(boards))
-    for board_name in sorted(version.registered):
-        built = bench_firmware(version, board_name, say)
-        bench = json.loads((built / "bench.json").read_text()) if (built / "bench.json").is_file() else {}
-        count = bench.get("instructions_per_inference") or bench.get("cycles_per_inference")
-        if count:
-            version.budgets[board_name] = int(count)
-    return version
-
-
-def bench_firmware(version: Version, board_name: str, say: Say) -> Path:
-    """The version's bench firmware for a board: the registered build, else one built now with its identity."""
-    return _fetch_atomically(version.folder / board_name, lambda tmp: _firmware(version, board_name, tmp, say))
-
-
-def rollout_firmware(version: Version, board_name: str, rules: Rules, say: Say) -> Path:
-    """What a rollout flashes for a version: the field app with a telemetry gate, else the bench app."""
-    if rules.telemetry is None:
-        return bench_firmware(version, board_name, say)
-    return field_firmware(version, board_name, rules.telemetry.report_every, say)
-
-
-def _firmware(version: Version, board_name: str, dest: Path, say: Say) -> None:
-    """The version's firmware for a board into `dest`: the registered build, else one built now with its identity."""
-    if board_name in version.registered:
-        got = registry.fetch(version.registry_id, f"firmware/{board_name}", dest)
-        for item in got.iterdir():
-            shutil.move(str(item), dest / item.name)
-        got.rmdir()
-        return
-    say(f"building {version.identity} for {board_name} (not registered for it)")
-    require_fit(build_firmware(version.folder / "model" / "model.tflite", get_board(board_name), dest,
-                               identity=version.identity))
-
-
-def field_firmware(version: Version, board_name: str, report_every: int, say: Say,
-                   shadow: Version | None = None) -> Path:
-    """The version's field app for a board (with `shadow`'s model as the shadow model), built once with the
-    version's identity into `.tinyml/rollouts/firmware/NAME@N/field-<report_every>[-shadow-NAME@M]/<board>`."""
-    name = f"field-{report_every}" + (f"-shadow-{shadow.registry_id}" if shadow else "")
-
-    def build(dest: Path) -> None:
-        say(f"building the field app of {version.identity} for {board_name}"
-            + (f" with {shadow.registry_id} as its shadow model" if shadow else ""))
-        options = FieldOptions(report_every=report_every,
-                               shadow=shadow.folder / "model" / "model.tflite" if shadow else None)
-        require_fit(build_firmware(version.folder / "model" / "model.tflite", get_board(board_name), dest,
-                                   app="field", identity=version.identity, field=options))
-
-    return _fetch_atomically(version.folder / name / board_name, build)
-
-
-def reference(version: Version, vectors: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(`vectors` test inputs, the host build's outputs on them) for the version's registered model."""
-    if vectors not in version._references:
-        from tinyml.compiler.codegen import compile_model
-        from tinyml.device.bench import random_inputs
-
-        with tempfile.TemporaryDirectory(prefix="tinyml-rollout-") as tmp:
-            compiled = compile_model(version.folder / "model" / "model.tflite", Path(tmp) / "model")
-            version.model_hash = compiled.model_hash
-            inputs = random_inputs(compiled.inputs, vectors, VECTOR_SEED)
-            version._references[vectors] = (inputs, run_host(compiled, inputs))
-    return version._references[vectors]
-
-
-# ---- devices ----
-
-def device_url(fleet: Fleet, device: Device) -> str:
-    return emulated_fleet.serial_url(fleet, device) if device.emulated else str(device.port)
-
-
-def flash_device(fleet: Fleet, device: Device, firmware: Path) -> None:
-    """Writes `firmware` (a build folder: firmware.elf, build.json) to the device."""
-    if device.emulated:
-        emulated_fleet.flash_emulated(fleet, device, firmware / "firmware.elf")
-    else:
-        flash(device.board, firmware, device.probe)
-
-
-def reported_version(fleet: Fleet, device: Device, boot_s: float = BEFORE_PROBE_S) -> str | None:
-    """NAME@VERSION the device itself reports over INFO; None when it runs none (blank, or a firmware built from a
-    file) or does not answer."""
-    if device.emulated and not emulated_fleet.state(fleet, device).image:
-        return None
-    try:
-        with connect(device_url(fleet, device), timeout_s=1.0, retries=1, boot_timeout_s=boot_s,
-                     baudrate=device.board.uart.baud) as link:
-            return link.info().registry_id
-    except TinymlError:
-        return None
-
-
-def runs_shadow(fleet: Fleet, device: Device) -> bool | None:
-    """Whether the device's field app runs a shadow model (its FIELD_INFO); None when it does not answer."""
-    try:
-        with connect(device_url(fleet, device), timeout_s=1.0, retries=1, boot_timeout_s=PROBE_BOOT_S,
-                     baudrate=device.board.uart.baud) as link:
-            return link.field_info().shadow_every > 0
-    except TinymlError:
-        return None
-
-
-@dataclass(frozen=True)
-class Health:
-    healthy: bool
-    detail: dict[str, Any]
-
-
-def probe(fleet: Fleet, device: Device, version: Version, vectors: int, budget: int | None,
-          extra_checks: tuple[ExtraCheck, ...] = ()) -> Health:
-    """Whether the device runs `version` well: identity over INFO, no errors, outputs equal to the host build on
-    `vectors` inputs, latency within `budget` (None: not checked). The reasons are in `detail["problems"]`."""
-    problems: list[str] = []
-    detail: dict[str, Any] = {"expected": version.identity}
-    try:
-        with connect(device_url(fleet, device), timeout_s=2.0, retries=1, boot_timeout_s=PROBE_BOOT_S,
-                     baudrate=device.board.uart.baud) as link:
-            info = link.info()
-            detail |= {"reported": info.registry_id, "lineage_hash": info.lineage_hash,
-                       "firmware": info.firmware_version, "model_hash": info.model_hash}
-            if info.board_name != device.board.name:
-                problems.append(f"is a {info.board_name}, not a {device.board.name}")
-            if (info.registry_id, info.lineage_hash) != (version.registry_id, version.lineage_hash):
-                problems.append(f"reports {info.registry_id} lin:{info.lineage_hash}, not {version.identity}")
-            else:
-                problems += _run_vectors(link, device, version, vectors, budget, detail)
-            problems += [p for check in extra_checks for p in check(device, info)]
-    except TinymlError as exc:
-        problems.append(exc.message)
-    detail["problems"] = problems
-    return Health(not problems, detail)
-
-
-def _run_vectors(link: DeviceLink, device: Device, version: Version, vectors: int, budget: int | None,
-                 detail: dict[str, Any]) -> list[str]:
-    """The model hash, outputs and latency checks of `probe` (what it measured goes into `detail`)."""
-    inputs, expected = reference(version, vectors)
-    info = link.info()
-    problems = []
-    if info.model_hash != version.model_hash:
-        problems.append(f"runs model {info.model_hash}, not the registered model {version.model_hash}")
-    if [t.bytes for t in info.inputs] != [x[0].nbytes for x in inputs] or \
-            [t.bytes for t in info.outputs] != [y[0].nbytes for y in expected]:
-        return [*problems, "its model's tensors differ from the registered model's"]
-    wrong, counts = 0, []
-    for i in range(vectors):
-        for index, x in enumerate(inputs):
-            link.load_input(index, np.ascontiguousarray(x[i]).tobytes())
-        ticks = link.invoke(1).last_ticks
-        counts.append(ticks_to_instructions(device.board, ticks) if device.emulated else ticks)
-        got = [np.frombuffer(link.read_output(j), dtype=y.dtype).reshape(y.shape[1:])
-               for j, y in enumerate(expected)]
-        wrong += any(not np.array_equal(g, y[i]) for g, y in zip(got, expected))
-    per_inference = round(sum(counts) / len(counts))
-    detail |= {"vectors": len(counts), "outputs_wrong": wrong, "counter": "instructions" if device.emulated
-               else "cycles", "per_inference": per_inference, "budget": budget}
-    if wrong:
-        problems.append(f"outputs differ from the host build on {wrong} of {len(counts)} test vectors")
-    if budget is not None and per_inference > budget:
-        problems.append(f"{per_inference} {detail['counter']} per inference, over the budget of {budget}")
-    return problems
-
-
-# ---- the plan ----
 
 def _driver() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"

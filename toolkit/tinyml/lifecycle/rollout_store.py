@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tinyml.database import Connection, Transaction, connect
+from tinyml import database
+from tinyml.database import Connection, connect
 from tinyml.errors import BAD_INPUT, TinymlError
 
 # pending -> flashing -> verifying -> healthy | failed; on rollback (healthy | failed | flashing | verifying) ->
@@ -49,17 +50,11 @@ _STEP_COLUMNS = ("rollout", "device", "board", "stage", "state", "target", "prev
 _JSON_COLUMNS = ("plan", "rules", "detail")
 
 
-class RolloutStore:
+class RolloutStore(database.Store):
     """A database connection with the rollout schema; use `open_rollout_store`. One thread at a time."""
 
     def __init__(self, db: Connection) -> None:
-        self._conn, self._sql, self.where = db.conn, db.sql, db.where
-        with self._cursor() as cur:
-            for statement in _SCHEMA:
-                cur.execute(statement)
-
-    def _cursor(self) -> Transaction:
-        return Transaction(self._conn)
+        super().__init__(db, _SCHEMA)
 
     def _event(self, cur: Any, rollout: str, device: str | None, state: str, detail: dict[str, Any]) -> None:
         cur.execute(self._sql("INSERT INTO rollout_events (rollout, happened, device, state, detail) "
@@ -71,7 +66,7 @@ class RolloutStore:
         """The rollout and all its device steps (pending), at once."""
         now = time.time()
         row = {**rollout, "created": now, "updated": now, "driver": rollout.get("driver"), "note": None}
-        with self._cursor() as cur:
+        with self._transaction() as cur:
             cur.execute(self._sql(f"INSERT INTO rollouts ({', '.join(_ROLLOUT_COLUMNS)}) VALUES "
                                   f"({', '.join('?' * len(_ROLLOUT_COLUMNS))})"),
                         tuple(_encode(c, row[c]) for c in _ROLLOUT_COLUMNS))
@@ -88,7 +83,7 @@ class RolloutStore:
         if state not in STEP_STATES:
             raise AssertionError(f"unknown step state {state}")
         marks = ", ".join("?" * len(expect))
-        with self._cursor() as cur:
+        with self._transaction() as cur:
             cur.execute(self._sql(f"UPDATE steps SET state = ?, detail = ?, updated = ? WHERE rollout = ? AND "
                                   f"device = ? AND state IN ({marks})"),
                         (state, json.dumps(detail or {}), time.time(), rollout, device, *expect))
@@ -105,7 +100,7 @@ class RolloutStore:
             raise AssertionError(f"unknown gate state {state}")
         marks = ", ".join("?" * len(expect))
         encoded = json.dumps(detail or {})
-        with self._cursor() as cur:
+        with self._transaction() as cur:
             cur.execute(self._sql("INSERT INTO gates (rollout, gate, device, state, detail, updated) VALUES "
                                   "(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
                         (rollout, gate, device, expect[0], "{}", time.time()))
@@ -123,7 +118,7 @@ class RolloutStore:
         if unknown or fields.get("state", "running") not in ROLLOUT_STATES:
             raise AssertionError(f"bad rollout update {fields}")
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._cursor() as cur:
+        with self._transaction() as cur:
             cur.execute(self._sql(f"UPDATE rollouts SET {sets}, updated = ? WHERE id = ?"),
                         (*fields.values(), time.time(), rollout))
             if "state" in fields:
@@ -133,7 +128,7 @@ class RolloutStore:
         """Makes `driver` the one process driving the rollout, if nobody or a `stale` (dead) driver holds it."""
         holders = ("", *sorted(stale))
         marks = ", ".join("?" * len(holders))
-        with self._cursor() as cur:
+        with self._transaction() as cur:
             cur.execute(self._sql(f"UPDATE rollouts SET driver = ?, updated = ? WHERE id = ? AND "
                                   f"COALESCE(driver, '') IN ({marks})"), (driver, time.time(), rollout, *holders))
             return cur.rowcount == 1
@@ -169,18 +164,10 @@ class RolloutStore:
 
     def _rows(self, query: str, args: tuple[Any, ...], columns: tuple[str, ...]) -> list[dict[str, Any]]:
         select = query.replace("SELECT *", f"SELECT {', '.join(columns)}")
-        with self._cursor() as cur:
+        with self._transaction() as cur:
             cur.execute(self._sql(select), args)
             return [{c: _decode(c, v) for c, v in zip(columns, row)} for row in cur.fetchall()]
 
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> RolloutStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _encode(column: str, value: Any) -> Any:
