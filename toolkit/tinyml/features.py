@@ -39,6 +39,13 @@ class FeatureParams:
         return 1 + (self.clip_samples - self.window) // self.hop
 
     @property
+    def frames_between_clips(self) -> int:
+        """The fewest new frames per inference after which a clip laid right behind the last one starts clear of
+        its frames: a clip's frames, one hop more for each hop its window reaches past them. A device inferring
+        that often on clips laid back to back (tinyml.field.replay.sensor_stream) infers once per clip."""
+        return self.frames - 1 + -(-self.window // self.hop)
+
+    @property
     def coeffs(self) -> int:
         """Values per frame: MFCCs, or log-mel bands when there is no DCT."""
         return self.n_mfcc or self.n_mels

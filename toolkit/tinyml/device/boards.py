@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from tinyml.compiler.codegen.target import DSP_CORES
 from tinyml.errors import BAD_INPUT, TinymlError
 from tinyml.paths import BOARDS_DIR
+from tinyml.tomlfile import read_toml
 
 CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", *DSP_CORES)
 # FPU names are gcc -mfpu values; "mve-fp" (Cortex-M55: FPU plus Helium) lets -mcpu pick (-mfpu=auto).
@@ -303,12 +302,7 @@ def _flasher(f: _Fields) -> Flasher:
 
 def load_board(path: Path) -> Board:
     """Read and validate one profile."""
-    try:
-        table = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise TinymlError(f"{path}: cannot read board profile: {exc.strerror}", BAD_INPUT) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TinymlError(f"{path}: not valid TOML: {exc}", BAD_INPUT) from exc
+    table = read_toml(path, "board profile")
     f = _Fields(path, table)
     name = f.get("name", str)
     if name != path.stem:

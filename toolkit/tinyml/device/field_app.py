@@ -226,9 +226,7 @@ def field_app(model_path: Path, inputs: Sequence[TensorInfo], outputs: Sequence[
 
 def _recorded_sensor(model_path: Path, infer_every: int | None) -> tuple[dict, int]:
     """(the model's features.json, frames per inference) for a `--sensor file` build. By default a clip per
-    inference: the fewest frames after which the next clip's frames start clear of the last one's (the frames of
-    a clip, one hop more for each hop its window reaches past them), so a file of clips laid back to back
-    (tinyml.field.replay.sensor_stream) gives exactly one inference per clip."""
+    inference (FeatureParams.frames_between_clips)."""
     from tinyml.device.features_sources import features_json, read_features
     from tinyml.features import FeatureParams
 
@@ -237,7 +235,7 @@ def _recorded_sensor(model_path: Path, infer_every: int | None) -> tuple[dict, i
         raise TinymlError(f"{model_path}: no features.json beside it", BAD_INPUT)
     data = read_features(found)
     params = FeatureParams.from_json(data)
-    return data, infer_every or params.frames - 1 + -(-params.window // params.hop)
+    return data, infer_every or params.frames_between_clips
 
 
 class ShadowCompiled(Protocol):

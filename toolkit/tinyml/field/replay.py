@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from tinyml.errors import BAD_INPUT, TinymlError
 from tinyml.features import FeatureParams
 from tinyml.field.report import Report, decode_payload
 from tinyml.field.streams import FULL_SCALE
+
+if TYPE_CHECKING:
+    from tinyml.device.field_device import FieldDevice
 
 SECONDS_PER_CLIP = 120.0  # the emulator's wall-time bound per clip (QemuSession's max_seconds = clips x this)
 
@@ -89,12 +93,11 @@ def sensor_stream(clips: np.ndarray, params: FeatureParams, infer_every: int) ->
     `infer_every` feature frames sees exactly one clip's frames, as the host's extractor computes them: each clip
     (cut or zero-padded to `clip_samples`) fills a slot of `infer_every` hops, after a lead of `infer_every -
     frames` hops (the device's first inference waits for a whole window, later ones for `infer_every` new frames)."""
+    if infer_every < params.frames_between_clips:
+        raise TinymlError(f"a sensor stream of whole clips needs a build whose --infer-every is at least "
+                          f"{params.frames_between_clips} frames (its clips' frames must not overlap), "
+                          f"got {infer_every}", BAD_INPUT)
     slot = infer_every * params.hop
-    reach = (params.frames - 1) * params.hop + params.window  # the samples a clip's frames read
-    if infer_every < params.frames or reach > slot:
-        least = params.frames - 1 + -(-params.window // params.hop)
-        raise TinymlError(f"a sensor stream of whole clips needs a build whose --infer-every is at least {least} "
-                          f"frames (its clips' frames must not overlap), got {infer_every}", BAD_INPUT)
     clips = np.asarray(clips, np.int16)[:, :min(params.clip_samples, slot)]  # frames read no further
     slots = np.zeros((len(clips), slot), np.int16)
     slots[:, :clips.shape[1]] = clips
@@ -126,38 +129,43 @@ def run_device(firmware: Path, inputs: np.ndarray, device_id: bytes, *, boot: in
     inputs = np.asarray(inputs)
     bound = 60.0 + SECONDS_PER_CLIP * len(inputs)
     sensor = sensor_settings(firmware)
-    if sensor is not None:
-        if inputs.dtype != np.int16:
-            raise TinymlError(f"{firmware}: a --sensor file build reads int16 clips; this stream holds "
-                              f"{inputs.dtype} values", BAD_INPUT)
-        with tempfile.TemporaryDirectory(prefix="tinyml-sensor-") as tmp:
-            path = Path(tmp) / "sensor.raw"
-            path.write_bytes(sensor_stream(inputs, *sensor).astype("<i2").tobytes())
-            with FieldDevice(firmware, board or firmware_board(firmware), device_id, boot, max_seconds=bound,
-                             sensor_file=path) as dev:
-                dev.wait_inferences(len(inputs), bound)
-                if flush and len(inputs) % dev.info().field.report_every:
-                    dev.report_now()
-                return dev.reports()
-    with FieldDevice(firmware, board or firmware_board(firmware), device_id, boot, max_seconds=bound) as dev:
-        on_chip = dev.info().field.features_on_chip
-        if inputs.dtype == np.int16 and not on_chip:
-            raise TinymlError(f"{firmware}: its model computes no features on the chip; stream int8 input tensors, "
-                              "or raw clips with --host-features MODEL.tflite", BAD_INPUT)
-        if inputs.dtype == np.int8 and on_chip:
-            raise TinymlError(f"{firmware}: its model computes its features on the chip from int16 samples; this "
-                              "stream holds int8 tensors", BAD_INPUT)
-        done = 0
-        for clip in inputs:
-            if on_chip:
-                dev.restart_stream()  # each clip is one whole window, as the host's extractor sees it
-            done = dev.feed(clip)
-        if done != len(inputs):
-            raise TinymlError(f"{firmware}: {len(inputs)} clips made {done} inferences on the device; a clip must "
-                              "hold exactly one model input (the model's features.json clip length)", BAD_INPUT)
-        if flush and done % dev.info().field.report_every:
-            dev.report_now()
-        return dev.reports()
+    with tempfile.TemporaryDirectory(prefix="tinyml-sensor-") as tmp:
+        sensor_file = None
+        if sensor is not None:
+            if inputs.dtype != np.int16:
+                raise TinymlError(f"{firmware}: a --sensor file build reads int16 clips; this stream holds "
+                                  f"{inputs.dtype} values", BAD_INPUT)
+            sensor_file = Path(tmp) / "sensor.raw"
+            sensor_file.write_bytes(sensor_stream(inputs, *sensor).astype("<i2").tobytes())
+        with FieldDevice(firmware, board or firmware_board(firmware), device_id, boot, max_seconds=bound,
+                         sensor_file=sensor_file) as dev:
+            if sensor_file is not None:
+                done = dev.wait_inferences(len(inputs), bound)
+            else:
+                done = _feed_over_link(dev, firmware, inputs)
+            if flush and done % dev.info().field.report_every:
+                dev.report_now()
+            return dev.reports()
+
+
+def _feed_over_link(dev: FieldDevice, firmware: Path, inputs: np.ndarray) -> int:
+    """Streams `inputs` to a device over its serial link, one inference each; returns the inferences made."""
+    on_chip = dev.info().field.features_on_chip
+    if inputs.dtype == np.int16 and not on_chip:
+        raise TinymlError(f"{firmware}: its model computes no features on the chip; stream int8 input tensors, "
+                          "or raw clips with --host-features MODEL.tflite", BAD_INPUT)
+    if inputs.dtype == np.int8 and on_chip:
+        raise TinymlError(f"{firmware}: its model computes its features on the chip from int16 samples; this "
+                          "stream holds int8 tensors", BAD_INPUT)
+    done = 0
+    for clip in inputs:
+        if on_chip:
+            dev.restart_stream()  # each clip is one whole window, as the host's extractor sees it
+        done = dev.feed(clip)
+    if done != len(inputs):
+        raise TinymlError(f"{firmware}: {len(inputs)} clips made {done} inferences on the device; a clip must "
+                          "hold exactly one model input (the model's features.json clip length)", BAD_INPUT)
+    return done
 
 
 def frame_bytes(frame: Frame) -> bytes:

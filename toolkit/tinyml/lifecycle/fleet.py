@@ -57,10 +57,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from tinyml.device.boards import Board, get_board
 from tinyml.errors import BAD_INPUT, TinymlError
+from tinyml.tomlfile import read_toml
 
 DEFAULT_STATE_DIR = ".tinyml/emulated"
 DEFAULT_VECTORS = 3
@@ -298,12 +297,7 @@ def _device(path: Path, index: int, entry: Any) -> Device:
 def load_fleet(path: Path) -> Fleet:
     """Reads and checks a fleet file; every mistake is one line naming the file and the entry."""
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise TinymlError(f"{path}: cannot read the fleet file: {exc.strerror}", BAD_INPUT) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TinymlError(f"{path}: not valid TOML: {exc}", BAD_INPUT) from exc
+    table = read_toml(path, "fleet file")
     _unknown(path, "top level", table, {"rollout", "telemetry", "emulator", "cohorts", "devices"})
     entries = _typed(path, "[[devices]]", table.get("devices", []), list, "a list of [[devices]] tables")
     if not entries:
