@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         "(B) | outputs exact |",
         "|---|---|---|---|---|---|---|---|", *rows,
         "", f"{BOARD} (Cortex-M55) in QEMU, {args.runs} random int8 inputs per model, the same for both builds; "
-            "Helium variants so far: fully connected (`fully_connected_s8_mve.c`); convolutions and depthwise run "
-            "their DSP variants in both columns. (`python scripts/bench_mve.py`)"])
+            "Helium variants so far: fully connected (`fully_connected_s8_mve.c`), pointwise convolution "
+            "(`conv2d_1x1_s8_mve.c`, the same kernel over the pixels) and the other convolutions at dilation 1 "
+            "with at least 16 bytes per filter row (`conv2d_s8_mve.c`); depthwise and the first layers (1-3 input "
+            "channels) run their DSP variants in both columns. (`python scripts/bench_mve.py`)"])
     print(table)
     if not exact:
         print("outputs differ: the document is left alone", file=sys.stderr)

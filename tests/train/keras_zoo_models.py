@@ -65,3 +65,68 @@ def calibration(name: str, n: int, seed: int = 0) -> np.ndarray:
     """Random inputs for post-training quantization and for the checks (no labels: none are needed)."""
     channels = {"conv_transpose_autoencoder": 1, "tiny_unet": 2}[name]
     return np.random.default_rng(seed).normal(0, 1, (n, *IMAGE, channels)).astype(np.float32)
+
+
+def int4_qat_cnn(seed: int = 0):
+    """A small CNN as quantization-aware training with 4-bit weights leaves it: the Conv2D, DepthwiseConv2D and Dense
+    weights pass through 4-bit fake quantization, every layer's input and output through 8-bit fake quantization
+    (fixed ranges; without them the converter's calibration runs a float depthwise kernel on int4 weights, which
+    TFLite does not have). Converted with `convert_int4`, the three layers get INT4 filters."""
+    import keras
+    import tensorflow as tf
+
+    def fake_quant4(w, axes):
+        bound = tf.reduce_max(tf.abs(w), axis=axes)
+        if axes is None:
+            return tf.quantization.fake_quant_with_min_max_vars(w, -bound, bound, num_bits=4, narrow_range=True)
+        return tf.quantization.fake_quant_with_min_max_vars_per_channel(w, -bound, bound, num_bits=4,
+                                                                        narrow_range=True)
+
+    class Int4Weights(keras.layers.Layer):
+        """One weighted layer ("conv" 3x3, "depthwise" 3x3 or "dense") with 4-bit fake-quantized weights."""
+
+        def __init__(self, kind: str, units: int, input_range: tuple[float, float],
+                     output_range: tuple[float, float], **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.kind, self.units, self.input_range, self.output_range = kind, units, input_range, output_range
+
+        def build(self, shape) -> None:
+            channels = shape[-1]
+            kernel = {"conv": (3, 3, channels, self.units), "depthwise": (3, 3, channels, 1),
+                      "dense": (channels, self.units)}[self.kind]
+            self.w = self.add_weight(shape=kernel, initializer="glorot_uniform", name="w")
+            self.b = self.add_weight(shape=(self.units or channels,), initializer="random_normal", name="b")
+
+        def call(self, x):
+            x = tf.quantization.fake_quant_with_min_max_vars(x, *self.input_range)
+            if self.kind == "conv":
+                y = tf.nn.relu(tf.nn.conv2d(x, fake_quant4(self.w, [0, 1, 2]), 1, "SAME") + self.b)
+            elif self.kind == "dense":
+                y = tf.matmul(x, fake_quant4(self.w, None)) + self.b
+            else:
+                w = tf.reshape(fake_quant4(tf.reshape(self.w, (3, 3, -1)), [0, 1]), self.w.shape)
+                y = tf.nn.relu(tf.nn.depthwise_conv2d(x, w, [1, 1, 1, 1], "SAME") + self.b)
+            return tf.quantization.fake_quant_with_min_max_vars(y, *self.output_range)
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((*IMAGE, 1), batch_size=1)
+    x = Int4Weights("conv", 7, (-4.0, 4.0), (0.0, 6.0))(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = Int4Weights("depthwise", 0, (0.0, 6.0), (0.0, 6.0))(x)
+    x = keras.layers.Flatten()(x)
+    outputs = Int4Weights("dense", 5, (0.0, 6.0), (-8.0, 8.0))(x)
+    return keras.Model(inputs, outputs, name="int4_qat_cnn")
+
+
+def convert_int4(keras_model, calib_data: np.ndarray) -> bytes:
+    """The converter flags that turn 4-bit fake-quantized weights into INT4 tensors: int8 post-training
+    quantization (representative data, int8 builtins and I/O) plus `_experimental_low_bit_qat`."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None]] for x in calib_data)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    converter._experimental_low_bit_qat = True
+    return converter.convert()

@@ -28,7 +28,7 @@ def model_stats(tflite_path: Path) -> ModelStats:
     g = read_tflite(Path(tflite_path))
     params = nonzero = conv = dw = fc = act = 0
     for t in g.tensors:
-        if t.is_constant and t.dtype in ("int8", "int32", "int16", "int64"):  # int64: 16x8 biases
+        if t.is_constant and t.dtype in ("int4", "int8", "int32", "int16", "int64"):  # int64: 16x8 biases
             params += t.size
             nonzero += int(np.count_nonzero(t.data))
     for op in g.operators:

@@ -143,15 +143,21 @@ def convert_int8(keras_model, calib_data: np.ndarray, activations: str = "int8")
 
 def _refuse_rolled_recurrent_layers(keras_model) -> None:
     """Keras 3's LSTM, GRU and SimpleRNN convert to a TFLite WHILE loop whose int8 calibration crashes the converter
-    process (a segfault, tensorflow issues 75140 and 101050): refused with the two ways that work."""
+    process (a segfault, tensorflow issues 75140 and 101050): refused with the two ways that work. A tf_keras GRU
+    does too (tf_keras fuses only its LSTM): refused, naming unroll=True, whose form tinyml compiles."""
     import keras
 
+    tf_keras = sys.modules.get("tf_keras")  # imported already if the model is a tf_keras one
     for layer in keras_model._flatten_layers(include_self=False):
         if isinstance(layer, keras.layers.RNN) and not getattr(layer, "unroll", False):
             raise TinymlError(f"layer '{layer.name}' ({type(layer).__name__}): Keras 3's recurrent layers convert to "
                               "a WHILE loop whose int8 calibration crashes the TFLite converter; build it with "
                               "unroll=True (fixed sequence length), or an LSTM with tf_keras (one fused "
                               "UNIDIRECTIONAL_SEQUENCE_LSTM)", BAD_INPUT)
+        if tf_keras is not None and isinstance(layer, tf_keras.layers.GRU) and not layer.unroll:
+            raise TinymlError(f"layer '{layer.name}' (tf_keras GRU): converts to a WHILE loop whose int8 calibration "
+                              "crashes the TFLite converter; build it with unroll=True (fixed sequence length)",
+                              BAD_INPUT)
 
 
 class FloatModel:

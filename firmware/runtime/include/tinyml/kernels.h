@@ -60,6 +60,18 @@ void tm_fully_connected_s8(const tm_fc_params *p, const tm_channel_quant *q, con
 void tm_fully_connected_s8_mve(const tm_fc_params *p, const tm_channel_quant *q, const int8_t *input,
                                const int8_t *filter, const int32_t *bias, int8_t *output);
 
+/* Helium variant of tm_conv2d_s8 for pointwise layers (1x1 filter, stride 1), the same outputs: a fully connected
+ * layer over the pixels (tm_fully_connected_s8_mve), bias folded as there. Built only for cores with MVE. */
+void tm_conv2d_1x1_s8_mve(const tm_conv_params *p, const tm_channel_quant *q, const tm_dims *in_dims,
+                          const int8_t *input, const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                          const tm_dims *out_dims, int8_t *output);
+
+/* Helium variant of tm_conv2d_s8 at dilation 1, the same outputs: bias holds b + input_offset * sum(filter[o])
+ * (folded by the generator, never NULL). Built only for cores with MVE. */
+void tm_conv2d_s8_mve(const tm_conv_params *p, const tm_channel_quant *q, const tm_dims *in_dims,
+                      const int8_t *input, const tm_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                      const tm_dims *out_dims, int8_t *output);
+
 typedef struct {
   int32_t stride_h, stride_w, filter_h, filter_w, pad_h, pad_w;
   int32_t act_min, act_max;
@@ -246,8 +258,10 @@ typedef struct {
 
 void tm_reduce_max_s8(const tm_reduce_params *p, const int8_t *input, int8_t *output);
 
-/* ARG_MAX: the input as [outer, axis, inner]; output [outer, inner] int32 indices of the first largest value. */
-void tm_arg_max_s8(int32_t outer, int32_t axis, int32_t inner, const int8_t *input, int32_t *output);
+/* ARG_MAX: the input as [outer, axis, inner]; output [outer, inner] indices of the first largest value, each
+ * index_words 32-bit words (1: int32; 2: int64, low word first). */
+void tm_arg_max_s8(int32_t outer, int32_t axis, int32_t inner, int32_t index_words, const int8_t *input,
+                   int32_t *output);
 
 /* Any convolution kernel with tm_conv2d_s8's signature (it must compute any valid shape, batch 1). */
 typedef void (*tm_conv_kernel)(const tm_conv_params *p, const tm_channel_quant *q,
@@ -402,5 +416,31 @@ void tm_lstm_s8(const tm_lstm_params *p, const int8_t *input_weights, const int8
 
 /* Scratch of tm_lstm_s8: the four gates of one batch row. */
 static inline int32_t tm_lstm_s8_scratch_bytes(int32_t n_cell) { return 4 * n_cell * (int32_t)sizeof(int16_t); }
+
+/* Int4 weights kept packed (TFLite's INT4 layout, tinyml/int4.h): each output channel's row is unpacked into
+ * `scratch` and computed as the int8 kernel does, so the outputs are the int8 kernel's on the unpacked weights.
+ * CONV_2D: filter [out_c, kh, kw, in_c]; FULLY_CONNECTED: filter [out_features, in_features]. */
+void tm_conv2d_s4(const tm_conv_params *p, const tm_channel_quant *q,
+                  const tm_dims *in_dims, const int8_t *input,
+                  const tm_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
+                  const tm_dims *out_dims, int8_t *output, int8_t *scratch);
+void tm_fully_connected_s4(const tm_fc_params *p, const tm_channel_quant *q, const int8_t *input,
+                           const uint8_t *filter, const int32_t *bias, int8_t *output, int8_t *scratch);
+/* DEPTHWISE_CONV_2D: filter [1, kh, kw, out_c], whose channels' taps are spread over the tensor: the whole filter is
+ * unpacked (flash stays packed; the scratch holds the int8 filter during the call). */
+void tm_depthwise_conv2d_s4(const tm_conv_params *p, const tm_channel_quant *q,
+                            const tm_dims *in_dims, const int8_t *input,
+                            const tm_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
+                            const tm_dims *out_dims, int8_t *output, int8_t *scratch);
+
+/* Scratch of tm_conv2d_s4 and tm_fully_connected_s4: one unpacked row of the filter. */
+static inline int32_t tm_conv2d_s4_scratch_bytes(const tm_dims *filter_dims) {
+  return filter_dims->h * filter_dims->w * filter_dims->c;
+}
+static inline int32_t tm_fully_connected_s4_scratch_bytes(int32_t in_features) { return in_features; }
+/* Scratch of tm_depthwise_conv2d_s4: the whole filter, unpacked. */
+static inline int32_t tm_depthwise_conv2d_s4_scratch_bytes(const tm_dims *filter_dims) {
+  return filter_dims->h * filter_dims->w * filter_dims->c;
+}
 
 #endif

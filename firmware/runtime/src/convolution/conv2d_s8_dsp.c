@@ -1,7 +1,9 @@
 /* Int8 convolution, DSP variant: an im2col GEMM. Two output pixels at a time are gathered and widened to int16 into
  * scratch (padded taps read the input zero point, the input offset being folded into the bias); every pair of output
  * channels then runs a 2x2 register tile of SMLADs over it. `direct` (in_c % 4 == 0): no im2col, the tile reads the
- * input words of each tap itself (scratch: one row of zero points for padded taps). Any output row range can be
+ * input words itself, per run of taps contiguous in the input for both pixels (a kernel row inside the input is one
+ * run), widening them once for its two channels (scratch: one row of zero points for padded taps). An odd last pixel
+ * runs against two channel pairs at once (int16 weights). Any output row range can be
  * computed (tm_conv2d_s8_dsp_rows, the row kernel of the in-place wrapper), and the output stage may add a skip
  * tensor with TFLite's ADD arithmetic (tm_conv2d_add_s8_dsp). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
@@ -74,8 +76,18 @@ typedef struct {
   const tm_dims *in;
   const int8_t *input;
   int32_t kh, kw;
-  int8_t *aux;  /* im2col: the gather row; taps_of: the row of in_c pad values for padded taps */
+  int8_t *aux;  /* im2col: the gather row; tap_of: the row of in_c pad values for padded taps */
 } conv_window;
+
+/* Direct mode: a run of input bytes that the two pixels of a tile read at once, in k order: pixel 0 reads [s0, end),
+ * pixel 1 the same number of bytes from s0 + delta. Taps whose bytes follow the previous tap's for both pixels (the
+ * kw taps of a kernel row inside the input, at dilation 1) extend one run: one bound check and setup per run instead
+ * of per tap. The fields' order is the one the direct tile's loads expect. */
+typedef struct {
+  const int8_t *s0;
+  intptr_t delta;
+  const int8_t *end;
+} conv_run;
 
 static void im2col(const conv_window *cw, int32_t oy, int32_t ox, int32_t *dst) {
   const tm_conv_dsp_params *p = cw->p;
@@ -121,8 +133,7 @@ static void im2col(const conv_window *cw, int32_t oy, int32_t ox, int32_t *dst) 
       }
     }
   }
-  while (g < gather + p->k4) *g++ = 0;
-  widen_into(dst, gather, p->k4 >> 2);
+  widen_into(dst, gather, p->k4 >> 2);  /* the gather row's tail past k: zeros (conv_pixels) */
 }
 
 /* tm_requantize (shift in [-31, 31]) as one 64-bit multiply, add and shift. For every product P but the
@@ -366,50 +377,119 @@ static inline __attribute__((always_inline)) void tile1_asm(const int32_t *x, co
     TILE1_LOOP(TILE1_NARROW_CHANNEL("a00") TILE1_NARROW_CHANNEL("a01"));
 }
 
-/* The direct (no im2col) x wide-weight 2x2 tile over every tap: `taps2` holds each tap's input pointers for the two
- * pixels, interleaved; per tap `bytes` (in_c) input bytes, each word widened in the loop (19 instructions per 16
- * MACs), 8 instructions to move to the next tap. The tap bounds live in memory operands; 13 registers. */
-static inline __attribute__((always_inline)) void tile_direct_asm(const int8_t *const *taps2, int32_t taps,
-                                                                  int32_t bytes, const uint32_t **w, int32_t *a00,
-                                                                  int32_t *a01, int32_t *a10, int32_t *a11) {
-  int32_t xa, xb, wa, wb;
+/* One pixel (an odd last pixel; rows keep the 2-pixel interleave) against two channel pairs at once, int16 weights:
+ * per group the pixel's 2 words and each pair's 4 weight words as single loads (pipelined), 8 SMLAD: 20 cycles per
+ * 16 MACs, where tile1_asm takes 13 per 8. *w: pair o's weights, pair o + 2's follow (4 * groups words on); both are
+ * consumed. a0, a1: channels o, o + 1; a2, a3: o + 2, o + 3. groups even >= 2; 13 registers, the end in memory. */
+#define TILE1X4_PAIR(wp, a0, a1)                               \
+  "ldr %[wa], [%[" wp "]], #16\n\t"                          \
+  "ldr %[wb], [%[" wp "], #-12]\n\t"                         \
+  "ldr %[wc], [%[" wp "], #-8]\n\t"                          \
+  "ldr %[wd], [%[" wp "], #-4]\n\t"                          \
+  "smlad %[" a0 "], %[xa], %[wa], %[" a0 "]\n\t"             \
+  "smlad %[" a0 "], %[xb], %[wb], %[" a0 "]\n\t"             \
+  "smlad %[" a1 "], %[xa], %[wc], %[" a1 "]\n\t"             \
+  "smlad %[" a1 "], %[xb], %[wd], %[" a1 "]\n\t"
+#define TILE1X4_GROUP                                          \
+  "ldr %[xb], [%[x], #4]\n\t"                                \
+  "ldr %[xa], [%[x]], #16\n\t"                               \
+  TILE1X4_PAIR("w0", "a0", "a1") TILE1X4_PAIR("w1", "a2", "a3")
+static inline __attribute__((always_inline)) void tile1x4_asm(const int32_t *x, const uint32_t **w, int32_t groups,
+                                                              int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+  int32_t xa, xb, wa, wb, wc, wd;
+  const uint32_t *w0 = *w, *w1 = *w + 4 * groups;
+  const int32_t *xe = x + 4 * groups;
+  __asm__ volatile("1:\n\t" TILE1X4_GROUP TILE1X4_GROUP
+                   "ldr %[wa], %[xe]\n\t"
+                   "cmp %[x], %[wa]\n\t"
+                   "bne 1b"
+                   : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [x] "+r"(x), [w0] "+r"(w0),
+                     [w1] "+r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [wc] "=&r"(wc),
+                     [wd] "=&r"(wd)
+                   : [xe] "m"(xe)
+                   : "cc", "memory");
+  *w = w1;
+}
+
+/* The direct (no im2col) 2x2 tile over every run of taps (see conv_run), int16 or int8 weights. Per group of 4 k: the
+ * two pixels' input words loaded back to back with the first weight word (pipelined single loads), widened once for
+ * both channels, 8 SMLAD; the weights of the second channel follow (wide: 20 cycles per 16 MACs, 18 instructions;
+ * narrow: 2 SXTB16 more per channel). Four groups per loop iteration (a run of 4n + 3, 4n + 2 or 4n + 1 groups
+ * enters at the second, third or fourth); the run pointer and bounds live in memory operands, 13 registers.
+ * nruns >= 1, every run at least one group. */
+#define DIRECT_INPUT                                           \
+  "ldr %[xa1], [%[s0], %[delta]]\n\t"                         \
+  "ldr %[xa0], [%[s0]], #4\n\t"
+#define DIRECT_WIDEN                                           \
+  "sxtb16 %[xb1], %[xa1], ror #8\n\t"                         \
+  "sxtb16 %[xa1], %[xa1]\n\t"                                 \
+  "sxtb16 %[xb0], %[xa0], ror #8\n\t"                         \
+  "sxtb16 %[xa0], %[xa0]\n\t"
+#define DIRECT_MACS(a0, a1)                                    \
+  "smlad %[" a0 "], %[xa0], %[wa], %[" a0 "]\n\t"             \
+  "smlad %[" a1 "], %[xa1], %[wa], %[" a1 "]\n\t"             \
+  "smlad %[" a0 "], %[xb0], %[wb], %[" a0 "]\n\t"             \
+  "smlad %[" a1 "], %[xb1], %[wb], %[" a1 "]\n\t"
+#define DIRECT_WIDE_GROUP                                      \
+  DIRECT_INPUT                                                 \
+  "ldr %[wa], [%[w]], #16\n\t"                                \
+  "ldr %[wb], [%[w], #-12]\n\t"                               \
+  DIRECT_WIDEN DIRECT_MACS("a00", "a10")                       \
+  "ldr %[wa], [%[w], #-8]\n\t"                                \
+  "ldr %[wb], [%[w], #-4]\n\t"                                \
+  DIRECT_MACS("a01", "a11")
+/* int8 weights: one word per channel, (k0,k2) into wa and (k1,k3) into wb */
+#define DIRECT_NARROW_WEIGHTS                                  \
+  "sxtb16 %[wb], %[wa], ror #8\n\t"                           \
+  "sxtb16 %[wa], %[wa]\n\t"
+#define DIRECT_NARROW_GROUP                                    \
+  DIRECT_INPUT                                                 \
+  "ldr %[wa], [%[w]], #8\n\t"                                 \
+  DIRECT_WIDEN DIRECT_NARROW_WEIGHTS DIRECT_MACS("a00", "a10") \
+  "ldr %[wa], [%[w], #-4]\n\t"                                \
+  DIRECT_NARROW_WEIGHTS DIRECT_MACS("a01", "a11")
+#define DIRECT_LOOP(GROUP)                                                                                   \
+  __asm__ volatile("1:\n\t"                                                                                \
+                   "ldr %[wa], %[run]\n\t"                                                                 \
+                   "ldr %[s0], [%[wa]], #4\n\t"                                                            \
+                   "ldr %[delta], [%[wa]], #4\n\t"                                                         \
+                   "ldr %[wb], [%[wa]], #4\n\t"                                                            \
+                   "str %[wa], %[run]\n\t"                                                                 \
+                   "str %[wb], %[end]\n\t"                                                                 \
+                   "sub %[wb], %[wb], %[s0]\n\t"                                                           \
+                   "and %[wb], %[wb], #12\n\t"                                                             \
+                   "cmp %[wb], #8\n\t"                                                                     \
+                   "beq 4f\n\t"                                                                            \
+                   "cmp %[wb], #4\n\t"                                                                     \
+                   "beq 5f\n\t"                                                                            \
+                   "cmp %[wb], #12\n\t"                                                                    \
+                   "beq 3f\n\t"                                                                            \
+                   "2:\n\t" GROUP "3:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP                               \
+                   "ldr %[wa], %[end]\n\t"                                                                 \
+                   "cmp %[s0], %[wa]\n\t"                                                                  \
+                   "bne 2b\n\t"                                                                            \
+                   "ldr %[wa], %[run]\n\t"                                                                 \
+                   "ldr %[wb], %[run_end]\n\t"                                                             \
+                   "cmp %[wa], %[wb]\n\t"                                                                  \
+                   "bne 1b"                                                                                 \
+                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [s0] "=&r"(s0),  \
+                     [delta] "=&r"(delta), [w] "+r"(*w), [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), \
+                     [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb), [run] "+m"(run), [end] "=m"(end)      \
+                   : [run_end] "m"(run_end)                                                                  \
+                   : "cc", "memory")
+static inline __attribute__((always_inline)) void tile_direct_asm(const conv_run *runs, int32_t nruns,
+                                                                  const uint32_t **w, const int32_t wide,
+                                                                  int32_t *a00, int32_t *a01, int32_t *a10,
+                                                                  int32_t *a11) {
+  int32_t xa0, xb0, xa1, xb1, wa, wb;
   const int8_t *s0, *end;
   intptr_t delta;
-  const int8_t *const *t = taps2, *const *t_end = taps2 + 2 * taps;
-  __asm__ volatile("1:\n\t"
-                   "ldr %[s0], [%[t]], #4\n\t"
-                   "ldr %[delta], [%[t]], #4\n\t"
-                   "sub %[delta], %[delta], %[s0]\n\t"
-                   "ldr %[end], %[bytes]\n\t"
-                   "add %[end], %[end], %[s0]\n\t"
-                   "2:\n\t"
-                   "ldr %[xa], [%[s0], %[delta]]\n\t"
-                   "sxtb16 %[xb], %[xa], ror #8\n\t"
-                   "sxtb16 %[xa], %[xa]\n\t"
-                   "ldrd %[wa], %[wb], [%[w]]\n\t"
-                   "smlad %[a10], %[xa], %[wa], %[a10]\n\t"
-                   "smlad %[a10], %[xb], %[wb], %[a10]\n\t"
-                   "ldrd %[wa], %[wb], [%[w], #8]\n\t"
-                   "smlad %[a11], %[xa], %[wa], %[a11]\n\t"
-                   "smlad %[a11], %[xb], %[wb], %[a11]\n\t"
-                   "ldr %[xa], [%[s0]], #4\n\t"
-                   "sxtb16 %[xb], %[xa], ror #8\n\t"
-                   "sxtb16 %[xa], %[xa]\n\t"
-                   "smlad %[a01], %[xa], %[wa], %[a01]\n\t"
-                   "smlad %[a01], %[xb], %[wb], %[a01]\n\t"
-                   "ldrd %[wa], %[wb], [%[w]], #16\n\t"
-                   "smlad %[a00], %[xa], %[wa], %[a00]\n\t"
-                   "smlad %[a00], %[xb], %[wb], %[a00]\n\t"
-                   "cmp %[s0], %[end]\n\t"
-                   "bne 2b\n\t"
-                   "ldr %[end], %[t_end]\n\t"
-                   "cmp %[t], %[end]\n\t"
-                   "bne 1b"
-                   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [s0] "=&r"(s0),
-                     [delta] "=&r"(delta), [end] "=&r"(end), [t] "+r"(t), [w] "+r"(*w), [xa] "=&r"(xa),
-                     [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                   : [bytes] "m"(bytes), [t_end] "m"(t_end)
-                   : "cc", "memory");
+  const conv_run *run = runs, *run_end = runs + nruns;
+  if (wide)
+    DIRECT_LOOP(DIRECT_WIDE_GROUP);
+  else
+    DIRECT_LOOP(DIRECT_NARROW_GROUP);
+  (void)end;
 }
 
 /* The saturating fast output stage of a 2x2 tile (TM_RQ_SAT_ASM per output; `any`: mode TM_DSP_FAST_SAT_ANY, with
@@ -467,21 +547,18 @@ static inline __attribute__((always_inline)) void channel_dot4(const uint32_t **
 }
 
 /* The C tile of `n` channels (2: a pair, channel o in a00/a10 and o + 1 in a01/a11; 1: the odd last channel, in
- * a00/a10 only) over the two pixels, their weights interleaved per group of 4 k. Direct: per tap, taps2 gives the
- * two pixels' input bytes, per_tap words each, widened in the loop; im2col: `rows` holds each group's 4 widened
- * words. */
+ * a00/a10 only) over the two pixels, their weights interleaved per group of 4 k. Direct: the runs give the two
+ * pixels' input bytes, widened in the loop; im2col: `rows` holds each group's 4 widened words. */
 static inline __attribute__((always_inline)) void tile_c(const int32_t direct, const int32_t *rows, int32_t groups,
-                                                         const int8_t *const *taps2, int32_t taps, int32_t per_tap,
-                                                         const uint32_t **w, const int32_t wide, const int32_t n,
-                                                         int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11) {
+                                                         const conv_run *runs, int32_t nruns, const uint32_t **w,
+                                                         const int32_t wide, const int32_t n, int32_t *a00,
+                                                         int32_t *a01, int32_t *a10, int32_t *a11) {
   if (direct) {
-    for (int32_t t = 0; t < taps; ++t) {
-      const int8_t *s0 = taps2[2 * t], *s1 = taps2[2 * t + 1];
+    for (int32_t r = 0; r < nruns; ++r) {
+      const int8_t *s0 = runs[r].s0, *s1 = (const int8_t *)((uintptr_t)s0 + (uintptr_t)runs[r].delta);
 #pragma GCC unroll 2
-      for (int32_t g = 0; g < per_tap; ++g) {
+      for (; s0 != runs[r].end; s0 += 4, s1 += 4) {
         const uint32_t v0 = tm_load32(s0), v1 = tm_load32(s1);
-        s0 += 4;
-        s1 += 4;
         const int32_t x[4] = {tm_sxtb16(v0), tm_sxtb16_ror8(v0), tm_sxtb16(v1), tm_sxtb16_ror8(v1)};
         channel_dot4(w, wide, x, a00, a10);
         if (n == 2) channel_dot4(w, wide, x, a01, a11);
@@ -499,23 +576,26 @@ static inline __attribute__((always_inline)) void tile_c(const int32_t direct, c
 /* The odd last channel (cold: once per pixel pair of a layer with odd out_c; its weights w follow the pairs'), into
  * acc (pixel 0, pixel 1). Out of line, with w by value, so that it leaves the channel-pair loop's registers alone. */
 static __attribute__((noinline)) void tile_c_odd(const int32_t direct, const int32_t *rows, int32_t groups,
-                                                 const int8_t *const *taps2, int32_t taps, int32_t per_tap,
-                                                 const uint32_t *w, const int32_t wide, int32_t acc[2]) {
+                                                 const conv_run *runs, int32_t nruns, const uint32_t *w,
+                                                 const int32_t wide, int32_t acc[2]) {
   int32_t unused0 = 0, unused1 = 0;
-  tile_c(direct, rows, groups, taps2, taps, per_tap, &w, wide, 1, &acc[0], &unused0, &acc[1], &unused1);
+  tile_c(direct, rows, groups, runs, nruns, &w, wide, 1, &acc[0], &unused0, &acc[1], &unused1);
 }
 
-/* The channel-pair tile over two pixels: x0/x1 give each tap's widened words (im2col) or input bytes (direct). */
+/* The channel-pair tile over two pixels: `rows` holds their widened words (im2col) or `runs` their input bytes
+ * (direct). */
 static inline __attribute__((always_inline)) void tile_pairs(
     const tm_conv_dsp_params *p, const tm_dsp_requant *rq, const int8_t *weights, const int32_t *bias,
-    int32_t out_c, const int32_t *rows, const int8_t *const *taps2, int32_t taps,
+    int32_t out_c, const int32_t *rows, const conv_run *runs, int32_t nruns,
     int32_t groups, int8_t *o0, int8_t *o1, const int32_t mode, const int32_t direct, const int32_t single) {
   const int32_t zp = rq->output_offset, lo = rq->act_min, hi = rq->act_max, pairs = out_c & ~1;
   const int32_t wide = TM_VARIANT_FLAG(p->wide, TM_V_CONV_WIDE, TM_V_CONV_NARROW);
   const uint32_t *w = (const uint32_t *)weights;  /* 4-byte aligned by the generator */
-  const int32_t per_tap = direct ? groups / taps : 0;  /* direct: groups of 4 channels per tap */
   (void)single;  /* only the native im2col tile skips the duplicate pixel */
   int32_t o = 0;
+#if TM_DSP_NATIVE
+  int32_t next0 = 0, next1 = 0, carried = 0;  /* a single pixel's sums of the pair after this one (tile1x4_asm) */
+#endif
 #if TM_DSP_NATIVE
   if (mode == TM_DSP_FAST_SAT && !direct && !single && pairs > 0) {
     pairs_sat_asm(rows, &w, groups, bias, rq->ch, o0, o1, pairs >> 1, wide);
@@ -527,21 +607,27 @@ static inline __attribute__((always_inline)) void tile_pairs(
     int32_t a10 = a00, a11 = a01;
     if (direct) {
 #if TM_DSP_NATIVE
-      if (wide) {
-        tile_direct_asm(taps2, taps, 4 * per_tap, &w, &a00, &a01, &a10, &a11);
-      } else
+      tile_direct_asm(runs, nruns, &w, wide, &a00, &a01, &a10, &a11);
+#else
+      tile_c(1, rows, groups, runs, nruns, &w, wide, 2, &a00, &a01, &a10, &a11);
 #endif
-      tile_c(1, rows, groups, taps2, taps, per_tap, &w, wide, 2, &a00, &a01, &a10, &a11);
     } else {
 #if TM_DSP_NATIVE
       if (single) {  /* the second pixel is the first one again: compute it once */
-        tile1_asm(rows, &w, groups, &a00, &a01, wide);
+        if (carried) {
+          a00 = next0, a01 = next1, carried = 0;
+        } else if (wide && o + 4 <= pairs) {
+          next0 = bias[o + 2], next1 = bias[o + 3], carried = 1;
+          tile1x4_asm(rows, &w, groups, &a00, &a01, &next0, &next1);
+        } else {
+          tile1_asm(rows, &w, groups, &a00, &a01, wide);
+        }
         a10 = a00;
         a11 = a01;
       } else
         tile_asm(rows, &w, groups, &a00, &a01, &a10, &a11, wide);
 #else
-      tile_c(0, rows, groups, taps2, taps, per_tap, &w, wide, 2, &a00, &a01, &a10, &a11);
+      tile_c(0, rows, groups, runs, nruns, &w, wide, 2, &a00, &a01, &a10, &a11);
 #endif
     }
 #if TM_DSP_NATIVE
@@ -564,7 +650,7 @@ static inline __attribute__((always_inline)) void tile_pairs(
    * registers better (VWW and IC --weights int8 on the M4: 0.15% fewer). Measured with scripts/bench_mlperf.py. */
   if ((TM_VARIANT(TM_V_CONV_ODD) || !wide) && (out_c & 1)) {
     int32_t acc[2] = {bias[o], bias[o]};
-    tile_c_odd(direct, rows, groups, direct ? taps2 : 0, taps, per_tap, w, wide, acc);  /* im2col: taps2 unused */
+    tile_c_odd(direct, rows, groups, runs, nruns, w, wide, acc);  /* im2col: runs unused */
     const tm_dsp_ch c = tm_dsp_load_ch(rq, o, mode);
     const int8_t y0 = tm_dsp_apply(acc[0], c, mode, zp, lo, hi), y1 = tm_dsp_apply(acc[1], c, mode, zp, lo, hi);
     o1[o] = y1;
@@ -572,21 +658,49 @@ static inline __attribute__((always_inline)) void tile_pairs(
   }
 }
 
-/* The input pointer of every tap of output pixel (oy, ox) (the pad row for padded taps), every other entry of `tap`. */
-static void taps_of(const conv_window *cw, int32_t oy, int32_t ox, const int8_t **tap) {
+/* The input bytes of tap (ky, kx) of the output pixel whose window starts at (y0, x0): the pad row if padded. */
+static inline const int8_t *tap_of(const conv_window *cw, int32_t y0, int32_t x0, int32_t ky, int32_t kx) {
   const tm_conv_dsp_params *p = cw->p;
   const tm_dims *in = cw->in;
-  const int8_t *input = cw->input, *pad_row = cw->aux;
-  const int32_t kh = cw->kh, kw = cw->kw;
-  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-  for (int32_t ky = 0; ky < kh; ++ky) {
-    const int32_t y = y0 + ky * p->dilation_h;
+  const int32_t y = y0 + ky * p->dilation_h, x = x0 + kx * p->dilation_w;
+  return (y >= 0 && y < in->h && x >= 0 && x < in->w) ? cw->input + (y * in->w + x) * in->c : cw->aux;
+}
+
+/* Appends `bytes` bytes at s0 (pixel 1's at s0 + delta) to the n runs: extends the last one where both pixels' bytes
+ * follow its own. */
+static inline void add_run(conv_run *runs, int32_t *n, const int8_t *s0, intptr_t delta, int32_t bytes) {
+  if (*n > 0 && runs[*n - 1].end == s0 && runs[*n - 1].delta == delta) {
+    runs[*n - 1].end += bytes;
+  } else {
+    runs[*n].s0 = s0, runs[*n].delta = delta, runs[*n].end = s0 + bytes;
+    ++*n;
+  }
+}
+
+/* The runs of taps (conv_run) of output pixels pix0 and pix1 (pix = oy * ow + ox), into `runs`; returns their count.
+ * A kernel row inside the input for both pixels (dilation_w 1) is one span of kw * in_c bytes, without a bound check
+ * per tap. */
+static int32_t runs_of(const conv_window *cw, int32_t ow, int32_t pix0, int32_t pix1, conv_run *runs) {
+  const tm_conv_dsp_params *p = cw->p;
+  const tm_dims *in = cw->in;
+  const int32_t bytes = in->c, kw = cw->kw;
+  const int32_t y0 = pix0 / ow * p->stride_h - p->pad_h, x0 = pix0 % ow * p->stride_w - p->pad_w;
+  const int32_t y1 = pix1 / ow * p->stride_h - p->pad_h, x1 = pix1 % ow * p->stride_w - p->pad_w;
+  const int32_t rows_inside = p->dilation_w == 1 && x0 >= 0 && x1 >= 0 && x0 + kw <= in->w && x1 + kw <= in->w;
+  int32_t n = 0;
+  for (int32_t ky = 0; ky < cw->kh; ++ky) {
+    const int32_t ya = y0 + ky * p->dilation_h, yb = y1 + ky * p->dilation_h;
+    if (rows_inside && ya >= 0 && ya < in->h && yb >= 0 && yb < in->h) {
+      const int8_t *s0 = cw->input + (ya * in->w + x0) * bytes, *s1 = cw->input + (yb * in->w + x1) * bytes;
+      add_run(runs, &n, s0, (intptr_t)((uintptr_t)s1 - (uintptr_t)s0), kw * bytes);
+      continue;
+    }
     for (int32_t kx = 0; kx < kw; ++kx) {
-      const int32_t x = x0 + kx * p->dilation_w;
-      *tap = (y >= 0 && y < in->h && x >= 0 && x < in->w) ? input + (y * in->w + x) * in->c : pad_row;
-      tap += 2;
+      const int8_t *s0 = tap_of(cw, y0, x0, ky, kx), *s1 = tap_of(cw, y1, x1, ky, kx);
+      add_run(runs, &n, s0, (intptr_t)((uintptr_t)s1 - (uintptr_t)s0), bytes);
     }
   }
+  return n;
 }
 
 /* Output pixels [pix0, pix1) of one image (pix = oy * out_w + ox), written from `output` on. */
@@ -595,35 +709,37 @@ static inline __attribute__((always_inline)) void conv_pixels(
     const tm_dims *filter_dims, const int8_t *weights, const int32_t *bias, const tm_dims *out_dims,
     int8_t *output, void *scratch, int32_t pix0, int32_t pix1, const int32_t mode, const fused_add *fa) {
   const int32_t out_c = out_dims->c, groups = p->k4 >> 2, ow = out_dims->w;
-  const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw;
+  const int32_t kh = filter_dims->h, kw = filter_dims->w;
   const int32_t direct = TM_VARIANT_FLAG(p->direct, TM_V_CONV_DIRECT, TM_V_CONV_IM2COL);
   int32_t *rows = (int32_t *)scratch;
   int8_t *gather = (int8_t *)scratch + 4 * p->k4;
   int8_t *pad_row = (int8_t *)scratch;
   int8_t *pair = (int8_t *)scratch + tm_conv2d_s8_dsp_scratch_bytes(in_dims, filter_dims, direct);  /* after ours */
-  const int8_t *taps2[2 * TM_CONV_DIRECT_MAX_TAPS];  /* direct: per tap, the two pixels' input pointers */
+  conv_run runs[TM_CONV_DIRECT_MAX_TAPS];  /* direct: the two pixels' runs of taps */
+  int32_t nruns = 0;
   const conv_window window = {p, in_dims, input, kh, kw, direct ? pad_row : gather};
   if (direct) {
     for (int32_t c = 0; c < in_dims->c; ++c) pad_row[c] = (int8_t)p->pad_value;
+  } else if (in_dims->c & 3) {  /* im2col gathers k bytes per pixel: the k4 - k after them stay zero */
+    for (int32_t i = kh * kw * in_dims->c; i < p->k4; ++i) gather[i] = 0;
   }
   for (int32_t pix = pix0; pix < pix1; pix += 2) {
     const int32_t second = pix + 1 < pix1 ? pix + 1 : pix;
     int8_t *o0 = output + (pix - pix0) * out_c, *o1 = output + (second - pix0) * out_c;
     if (direct) {
-      taps_of(&window, pix / ow, pix % ow, taps2);
-      taps_of(&window, second / ow, second % ow, taps2 + 1);
+      nruns = runs_of(&window, ow, pix, second, runs);
     } else {
       im2col(&window, pix / ow, pix % ow, rows);
       im2col(&window, second / ow, second % ow, rows + 2);
     }
     if (fa) {
-      tile_pairs(p, rq, weights, bias, out_c, rows, taps2, taps, groups, pair, pair + out_c, mode, direct,
+      tile_pairs(p, rq, weights, bias, out_c, rows, runs, nruns, groups, pair, pair + out_c, mode, direct,
                  second == pix);
       /* the pair's pixels are consecutive in the output, the skip and `pair`: one run of 1 or 2 pixels */
       add_skip(fa->fast, fa->add, fa->conv_is_first, o0, pair, fa->skip + (pix - pix0) * out_c,
                (second - pix + 1) * out_c);
     } else {
-      tile_pairs(p, rq, weights, bias, out_c, rows, taps2, taps, groups, o0, o1, mode, direct,
+      tile_pairs(p, rq, weights, bias, out_c, rows, runs, nruns, groups, o0, o1, mode, direct,
                  second == pix);
     }
   }

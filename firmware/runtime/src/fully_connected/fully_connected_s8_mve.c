@@ -5,6 +5,7 @@
 
 #include "tinyml/kernels.h"
 #include "tinyml/requant.h"
+#include "tinyml/requant_mve.h"
 
 #define ROWS 4
 
@@ -14,18 +15,11 @@ static inline int8_t output_of(const tm_fc_params *p, const tm_channel_quant *q,
   return (int8_t)tm_clamp(acc, p->act_min, p->act_max);
 }
 
-/* Outputs o .. o + 3, four lanes at once, as output_of: VQRDMULH is gemmlowp's rounding doubling high multiply and
- * VRSHL by a negative amount shifts right rounding ties up (tm_requantize_round_up). */
+/* Outputs o .. o + 3, four lanes at once, as output_of. */
 static inline void store4(const tm_fc_params *p, const tm_channel_quant *q, int32_t o, int32x4_t acc, int8_t *out) {
-  const int32x4_t zero = vdupq_n_s32(0);
   const int32x4_t mult = p->per_channel ? vldrwq_s32(q->multiplier + o) : vdupq_n_s32(q->multiplier[0]);
   const int32x4_t shift = p->per_channel ? vldrwq_s32(q->shift + o) : vdupq_n_s32(q->shift[0]);
-  acc = vshlq_s32(acc, vmaxq_s32(shift, zero));
-  acc = vqrdmulhq_s32(acc, mult);
-  acc = vrshlq_s32(acc, vminq_s32(shift, zero));
-  acc = vaddq_n_s32(acc, p->output_offset);
-  acc = vminq_s32(vmaxq_s32(acc, vdupq_n_s32(p->act_min)), vdupq_n_s32(p->act_max));
-  vstrbq_s32(out, acc);
+  vstrbq_s32(out, tm_requantize_mve(acc, mult, shift, p->output_offset, p->act_min, p->act_max));
 }
 
 void tm_fully_connected_s8_mve(const tm_fc_params *p, const tm_channel_quant *q, const int8_t *input,
@@ -37,7 +31,18 @@ void tm_fully_connected_s8_mve(const tm_fc_params *p, const tm_channel_quant *q,
     for (; o + ROWS <= p->out_features; o += ROWS) {
       const int8_t *w = filter + o * n;
       int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
-      for (int32_t i = 0; i < n; i += 16) {
+      const int8_t *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
+      int32_t i = 0;
+      /* whole vectors unpredicated (GCC wraps each predicated load in a VPST), one pointer per row: post-indexed
+       * loads, 10 instructions per 64 products */
+      for (; i + 16 <= n; i += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16) {
+        const int8x16_t xv = vldrbq_s8(x + i);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
+      }
+      if (i < n) {  /* the last n - i < 16 inputs, the other lanes zero */
         const mve_pred16_t pred = vctp8q((uint32_t)(n - i));
         const int8x16_t xv = vldrbq_z_s8(x + i, pred);
         a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(w + i, pred));

@@ -41,6 +41,8 @@ def fuse_conv_add(graph: Graph) -> Graph:
         conv = producer.get(later)
         if conv is None or conv.opcode != "CONV_2D" or conv.index in replaced or conv.index in removed:
             continue
+        if len(conv.inputs) > 1 and tensors[conv.inputs[1]].dtype == "int4":  # int4 weights: tm_conv2d_s4 alone
+            continue
         if later in graph.outputs or [o.index for o in ops if later in o.inputs] != [add.index]:
             continue
         if len(conv.inputs) < 2 or skip in conv.inputs:

@@ -60,3 +60,18 @@ def conv_inplace_dsp_s8_scratch_bytes(ring_rows: int, out_w: int, out_c: int, ke
 def lstm_s8_scratch_bytes(n_cell: int) -> int:
     """The four int16 gates of one batch row."""
     return 4 * n_cell * 2
+
+
+def conv2d_s4_scratch_bytes(kh: int, kw: int, in_c: int) -> int:
+    """One output channel's filter row, unpacked from int4 to int8."""
+    return kh * kw * in_c
+
+
+def fully_connected_s4_scratch_bytes(in_features: int) -> int:
+    """One output feature's weight row, unpacked from int4 to int8."""
+    return in_features
+
+
+def depthwise_conv2d_s4_scratch_bytes(kh: int, kw: int, out_c: int) -> int:
+    """The whole depthwise filter, unpacked from int4 to int8 (a channel's taps lie out_c apart)."""
+    return kh * kw * out_c

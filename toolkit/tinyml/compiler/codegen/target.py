@@ -5,8 +5,9 @@
   intrinsics such as `__smlad`/`__sxtb16`; see `tinyml/dsp.h`). On a host build those intrinsics are emulated in
   plain C, bit for bit, so the same variants can be tested on the host (`Target("host", dsp=True)`).
 - a core with Helium (MVE: the M55 with `fpu = "mve-fp"`): the `*_mve.c` variants where one exists (fully
-  connected: VMLADAV over 16 int8 products, four outputs per input vector, requantized four lanes at once), the
-  DSP ones elsewhere. MVE intrinsics have no host emulation: these run only on the core (tests/bench/test_mve_qemu.py).
+  connected: VMLADAV over 16 int8 products, four outputs per input vector, requantized four lanes at once; the
+  pointwise convolution, that kernel over the pixels), the DSP ones elsewhere. MVE intrinsics have no host
+  emulation: these run only on the core (tests/bench/test_mve_qemu.py, tests/bench/test_conv_mve_qemu.py).
 - M0/M0+/M3, or a core built without DSP: portable.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ CORES = ("host", "cortex-m0", "cortex-m0plus", "cortex-m3", *DSP_CORES)
 class Target:
     core: str = "host"
     dsp: bool = False           # DSP/SIMD extension: select the *_dsp kernel variants
-    mve: bool = False           # Helium (M55): the *_mve kernel variants where one exists (FC), else the DSP ones
+    mve: bool = False           # Helium (M55): the *_mve kernel variants where one exists (FC, 1x1 conv), else DSP
     flash_bytes: int | None = None  # flash budget, when known: bounds size-for-speed trades (widened weights)
     wide_fc: bool | None = None     # int16 FC and conv weights: None = when the flash budget allows (never without one)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tinyml.compiler.codegen.context import LoweringContext
 from tinyml.compiler.codegen.lowered import Variant
+from tinyml.compiler.codegen.ops import mve
 from tinyml.compiler.codegen.scratch import (
     TM_AVG_POOL_DSP_MAX_WINDOW,
     TM_CONV_DIRECT_MAX_TAPS,
@@ -32,6 +33,12 @@ def _conv_dsp_mode(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor) -> 
 
 
 def conv2d(op: Operator, ctx: LoweringContext, x: Tensor, w: Tensor) -> Variant:
+    if ctx.target.mve and mve.is_pointwise(ctx, op, w):  # Helium: a fully connected layer over every pixel
+        return Variant(mve.POINTWISE_KERNEL, "convolution/conv2d_1x1_s8_mve.c", row_kernel=mve.POINTWISE_KERNEL,
+                       inplace_driver=PORTABLE_INPLACE)
+    if ctx.target.mve and mve.spans_fill_vectors(ctx, op, x, w):  # Helium: a dot product per filter row
+        return Variant(mve.CONV_KERNEL, "convolution/conv2d_s8_mve.c", row_kernel=mve.CONV_KERNEL,
+                       inplace_driver=PORTABLE_INPLACE)
     if not ctx.target.dsp:
         return Variant("tm_conv2d_s8", "convolution/conv2d_s8.c", row_kernel="tm_conv2d_s8",
                        inplace_driver=PORTABLE_INPLACE)

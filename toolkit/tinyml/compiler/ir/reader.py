@@ -8,12 +8,17 @@ from types import MappingProxyType
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from tinyml.compiler.ir.fold import fold_requantized_moves
 from tinyml.compiler.ir.graph import DTYPES, Graph, Operator, Quantization, Tensor
 from tinyml.errors import TinymlError
 
 OPCODE_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 # Operators that may carry float tensors: they convert at the model's edges.
 EDGE_CONVERSION_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
+# INT4 (TensorType 17): two values per byte, the first in the low nibble, over the whole flattened tensor. tinyml
+# reads such a tensor into int8 values (dtype "int4") and accepts it only as these operators' constant filter.
+INT4 = int(schema.TensorType.INT4)
+INT4_FILTER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def read_tflite(path: str | Path) -> Graph:
@@ -78,6 +83,8 @@ def _build_graph(model: schema.ModelT, buf: bytes, name: str) -> Graph:
                 raise TinymlError(f"{name}: model {role} refers to tensor {t}, which does not exist")
     graph = Graph(name=name, sha256=hashlib.sha256(buf).hexdigest(), tensors=tensors, operators=tuple(operators),
                   inputs=tuple(int(x) for x in _seq(sub.inputs)), outputs=tuple(int(x) for x in _seq(sub.outputs)))
+    graph = fold_requantized_moves(graph)
+    _check_int4_filters(graph)
     _check_static_integer(graph)
     return graph
 
@@ -88,7 +95,7 @@ def _seq(values) -> list:
 
 def _tensor(index: int, t: schema.TensorT, buffers: list, buf: bytes, name: str) -> Tensor:
     tname = t.name.decode(errors="replace") if isinstance(t.name, bytes) else str(t.name or f"tensor{index}")
-    dtype = DTYPES.get(int(t.type))
+    dtype = "int4" if int(t.type) == INT4 else DTYPES.get(int(t.type))
     if dtype is None:
         raise TinymlError(f"{name}: tensor {index} '{tname}' has unsupported type code {t.type}")
     shape = tuple(int(d) for d in _seq(t.shape))
@@ -118,16 +125,25 @@ def _tensor(index: int, t: schema.TensorT, buffers: list, buf: bytes, name: str)
                 raise TinymlError(f"{name}: tensor {index} '{tname}' data lies past the end of the file (truncated?)")
             raw = buf[b.offset:b.offset + b.size]
         if raw is not None:
-            expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize  # () -> 1 element
+            count = int(np.prod(shape, dtype=np.int64))  # () -> 1 element
+            expected = (count + 1) // 2 if dtype == "int4" else count * np.dtype(dtype).itemsize
             if len(raw) != expected:
                 raise TinymlError(f"{name}: tensor {index} '{tname}' holds {len(raw)} bytes, its shape {list(shape)} "
                                   f"of {dtype} needs {expected}; the file is corrupted")
-            data = np.frombuffer(raw, dtype=dtype).reshape(shape)
+            data = (unpack_int4(raw, count) if dtype == "int4" else np.frombuffer(raw, dtype=dtype)).reshape(shape)
             data.flags.writeable = False
     return Tensor(index, tname, dtype, shape, quant, data, bool(t.isVariable))
 
 
-QUANT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int32": (-2**31, 2**31 - 1)}
+def unpack_int4(raw: bytes, count: int) -> np.ndarray:
+    """The `count` signed 4-bit values packed two to a byte in `raw` (low nibble first), as int8."""
+    packed = np.frombuffer(raw, dtype=np.uint8)
+    nibbles = np.stack([packed & 0x0F, packed >> 4], axis=1).reshape(-1)[:count].astype(np.int8)
+    return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)
+
+
+QUANT_RANGES = {"int4": (-8, 7), "int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
+                "int32": (-2**31, 2**31 - 1)}
 
 
 def _check_quantization(q: Quantization, index: int, tname: str, dtype: str, shape: tuple[int, ...],
@@ -144,6 +160,24 @@ def _check_quantization(q: Quantization, index: int, tname: str, dtype: str, sha
     if q.per_channel and not (0 <= q.axis < len(shape) and shape[q.axis] == len(q.scale)):
         raise TinymlError(f"{where} has {len(q.scale)} per-channel scales that do not match its shape "
                           f"{list(shape)} on axis {q.axis}")
+
+
+def _check_int4_filters(graph: Graph) -> None:
+    """Refuse int4 anywhere but as the constant filter (input 1) of a convolution or fully connected layer."""
+    for t in graph.inputs + graph.outputs:
+        if graph.tensors[t].dtype == "int4":
+            raise TinymlError(f"{graph.name}: model input/output tensor {t} '{graph.tensors[t].name}' is int4; tinyml "
+                              "takes int4 only as constant weights: give the model int8 inputs and outputs")
+    for op in graph.operators:
+        for position, t in enumerate(op.inputs + op.outputs + op.intermediates):
+            if t < 0 or graph.tensors[t].dtype != "int4":
+                continue
+            tensor = graph.tensors[t]
+            if position == 1 < len(op.inputs) and op.opcode in INT4_FILTER_OPS and tensor.is_constant:
+                continue
+            raise TinymlError(f"{graph.name}: {op.describe()} uses int4 tensor {t} '{tensor.name}'"
+                              f"{'' if tensor.is_constant else ' (an activation)'}; tinyml accepts int4 only as the "
+                              f"constant filter of {', '.join(INT4_FILTER_OPS)}: quantize activations to int8")
 
 
 def _check_static_integer(graph: Graph) -> None:

@@ -10,6 +10,7 @@ from tinyml.compiler.codegen.ops import (
     activation_tables,
     binary,
     conv,
+    conv4,
     conv16,
     elementwise,
     fully_connected,
@@ -38,10 +39,11 @@ def by_input_dtype(int8: Lowering, *, int16: Lowering) -> Lowering:
 
 
 LOWERINGS: dict[str, Lowering] = {
-    "CONV_2D": by_input_dtype(conv.lower_conv2d, int16=conv16.lower_conv2d_s16),
-    "DEPTHWISE_CONV_2D": by_input_dtype(conv.lower_depthwise_conv2d, int16=conv16.lower_depthwise_conv2d_s16),
-    "FULLY_CONNECTED": by_input_dtype(fully_connected.lower_fully_connected,
-                                      int16=fully_connected.lower_fully_connected_s16),
+    "CONV_2D": conv4.with_int4_weights(by_input_dtype(conv.lower_conv2d, int16=conv16.lower_conv2d_s16)),
+    "DEPTHWISE_CONV_2D": conv4.with_int4_weights(by_input_dtype(conv.lower_depthwise_conv2d,
+                                                                int16=conv16.lower_depthwise_conv2d_s16)),
+    "FULLY_CONNECTED": conv4.with_int4_weights(by_input_dtype(fully_connected.lower_fully_connected,
+                                                              int16=fully_connected.lower_fully_connected_s16)),
     "AVERAGE_POOL_2D": by_input_dtype(pool.lower_average_pool2d, int16=pool.lower_average_pool2d_s16),
     "MAX_POOL_2D": by_input_dtype(pool.lower_max_pool2d, int16=pool.lower_max_pool2d_s16),
     "ADD": elementwise.lower_add,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from tinyml.compiler.codegen import variants
 from tinyml.compiler.codegen.context import LoweringContext
 from tinyml.compiler.codegen.lowered import NULL, Call, Decl, Lowered, Ref
-from tinyml.compiler.codegen.ops import dsp
+from tinyml.compiler.codegen.ops import dsp, mve
 from tinyml.compiler.codegen.ops.common import check_spatial_output, dims_decls, padding_before, weighted_operands
 from tinyml.compiler.codegen.quant import activation_range, quantize_multiplier
 from tinyml.compiler.ir.graph import Operator, Tensor
@@ -32,6 +32,8 @@ def _lower(op: Operator, ctx: LoweringContext, depthwise: bool) -> Lowered:
                                           vector_channels, act_min, act_max)
     p = f"op{op.index}"
     decls = conv_decls(p, x, w, y, geometry, mults, shifts, out_c // x.shape[3], vector_channels, act_min, act_max)
+    if variant.kernel in mve.KERNELS:  # Helium (tinyml.compiler.codegen.ops.mve), same bytes out
+        return mve.lower_conv2d(op, ctx, variant, x, w, bias, y, decls)
     call = Call(variant.kernel, (Ref(f"{p}_params"), Ref(f"{p}_q"), Ref(f"{p}_in"), ctx.data(x), Ref(f"{p}_filter"),
                                  ctx.const(w), ctx.const(bias) if bias is not None else NULL, Ref(f"{p}_out"),
                                  ctx.activation(y)))

@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml.compiler.codegen.context import LoweringContext, c_float, dims4
-from tinyml.compiler.codegen.lowered import Call, Decl, Lit, Lowered, Ref
+from tinyml.compiler.codegen.lowered import Act, Call, Decl, Lit, Lowered, Ref
 from tinyml.compiler.codegen.ops.common import require_const, require_int8, require_version
 from tinyml.compiler.codegen.quant import quantize_multiplier
 from tinyml.compiler.ir.graph import Operator, Tensor
 
 F32 = np.float32
 SIMD_CHANNELS = 16  # channels per iteration of TFLite's vectorized H,W mean
+INDEX_WORDS = {"int32": 1, "int64": 2}  # ARG_MAX's output types, in 32-bit words per index
 
 
 def reduce_operands(op: Operator, ctx: LoweringContext) -> tuple[Tensor, Tensor, list[int], list[int], int]:
@@ -132,13 +133,14 @@ def lower_reduce_max(op: Operator, ctx: LoweringContext) -> Lowered:
 
 
 def lower_arg_max(op: Operator, ctx: LoweringContext) -> Lowered:
-    """ARG_MAX over one constant axis: the index of the first largest int8 value, as int32."""
+    """ARG_MAX over one constant axis: the index of the first largest int8 value, as int32 or int64 (the TFLite
+    converter's default output_type; the kernel writes its low and high 32-bit words)."""
     x, axis_t, y = ctx.tensor(op, 0), ctx.tensor(op, 1), ctx.tensor(op, 0, outputs=True)
     require_version(ctx, op, (2,), y)
     require_int8(ctx, op, x)
     require_const(ctx, op, axis_t, "axis")
-    if y.dtype != "int32":
-        raise ctx.fail(op, f"output '{y.name}' is {y.dtype}; only int32 indices are supported")
+    if y.dtype not in INDEX_WORDS:
+        raise ctx.fail(op, f"output '{y.name}' is {y.dtype}; int32 or int64 indices are supported")
     if axis_t.size != 1 or not -len(x.shape) <= int(axis_t.data.reshape(-1)[0]) < len(x.shape):
         raise ctx.fail(op, f"axis {axis_t.data.reshape(-1).tolist()} does not fit input {list(x.shape)}")
     axis = int(axis_t.data.reshape(-1)[0]) % len(x.shape)
@@ -146,5 +148,6 @@ def lower_arg_max(op: Operator, ctx: LoweringContext) -> Lowered:
     inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
     if y.size != outer * inner or x.size == 0:
         raise ctx.fail(op, f"output {list(y.shape)} does not follow from input {list(x.shape)} on axis {axis}")
-    call = Call("tm_arg_max_s8", (Lit(outer), Lit(x.shape[axis]), Lit(inner), ctx.data(x), ctx.activation(y)))
+    call = Call("tm_arg_max_s8", (Lit(outer), Lit(x.shape[axis]), Lit(inner), Lit(INDEX_WORDS[y.dtype]), ctx.data(x),
+                                  Act(y.index, "int32_t")))
     return Lowered(kernels=("reduce/arg_max_s8.c",), calls=(call,))
