@@ -41,12 +41,10 @@ def fuse_conv_add(graph: Graph) -> Graph:
         conv = producer.get(later)
         if conv is None or conv.opcode != "CONV_2D" or conv.index in replaced or conv.index in removed:
             continue
-        if len(conv.inputs) > 1 and tensors[conv.inputs[1]].dtype == "int4":  # int4 weights: tm_conv2d_s4 alone
-            continue
         if later in graph.outputs or [o.index for o in ops if later in o.inputs] != [add.index]:
             continue
-        if len(conv.inputs) < 2 or skip in conv.inputs:
-            continue
+        if len(conv.inputs) < 2 or skip in conv.inputs or tensors[conv.inputs[1]].dtype != "int8":
+            continue  # the fused kernels take int8 filters (int4 ones run tm_conv2d_s4 alone)
         bias = conv.inputs[2] if len(conv.inputs) > 2 else -1
         replaced[conv.index] = Operator(
             index=conv.index, opcode=FUSED_CONV_ADD, version=conv.version,
