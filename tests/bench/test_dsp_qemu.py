@@ -7,8 +7,9 @@ are checked in test_mve_qemu.py), and compared byte for byte with the TFLite int
 Many cases share one image: `merged_cases` puts independent single-operator graphs side by side in one model (one
 input and one output each), so each (variant, core) pair is one build and one QEMU session. Besides the generator's
 own choices, each variant's other modes are forced: in place (`tm_conv_inplace_dsp_s8` around the row kernels), low
-scratch (direct convolution without im2col, FC without the widened input) and int8 or int16 weights. QEMU
-feeds the UART at about 12 KB/s, so the inputs are kept small; the inferences take microseconds of wall time."""
+scratch (direct convolution without im2col, FC without the widened input) and the weight layout: int8, the default
+build's, or int16 (`--weights int16`). QEMU feeds the UART at about 12 KB/s, so the inputs are kept small; the
+inferences take microseconds of wall time."""
 from __future__ import annotations
 
 import dataclasses
@@ -22,10 +23,12 @@ import pytest
 from tests.forcing import force_inplace, force_low_scratch
 from tests.tflite_models import Case, GraphBuilder, merged_cases, run_reference
 from tinyml.compiler.codegen import compile_model
+from tinyml.compiler.codegen.compiler import VARIANTS_H
 from tinyml.compiler.codegen.target import Target
 from tinyml.device.bench import bench
 from tinyml.device.boards import get_board
 from tinyml.device.build import build_compiled
+from tinyml.device.weight_layouts import DEFAULT_WEIGHTS, WEIGHT_LAYOUTS
 
 pytestmark = pytest.mark.qemu
 
@@ -34,12 +37,18 @@ CASES = {"CONV_2D": 32, "DEPTHWISE_CONV_2D": 40, "FULLY_CONNECTED": 40, "RESIDUA
 MAX_INPUT_BYTES = {"CONV_2D": 600, "DEPTHWISE_CONV_2D": 600, "FULLY_CONNECTED": 600, "RESIDUAL": 900,
                    "AVERAGE_POOL_2D": 600}
 SAMPLES = 2
-# (operator, mode): "auto" is what the generator picks for the board (on these boards' flash: int16 weights for
-# convolutions, depthwise and FC, "wide"); the others are forced, "compact" being the int8 weights.
-VARIANTS = [("CONV_2D", "auto"), ("CONV_2D", "compact"), ("CONV_2D", "inplace"), ("CONV_2D", "low-scratch"),
-            ("DEPTHWISE_CONV_2D", "auto"), ("DEPTHWISE_CONV_2D", "compact"), ("DEPTHWISE_CONV_2D", "inplace"),
-            ("FULLY_CONNECTED", "wide"), ("FULLY_CONNECTED", "compact"), ("FULLY_CONNECTED", "low-scratch"),
-            ("RESIDUAL", "auto"), ("RESIDUAL", "low-scratch"), ("AVERAGE_POOL_2D", "auto")]
+# (operator, mode, weight layout): mode "plain" is what the generator picks for the board, "inplace" and
+# "low-scratch" are forced; the layout is tinyml.device.weight_layouts' (int8 the default build's, int16 asked for).
+# Every kernel runs both layouts; the forced modes mostly int16, as int8 they run on the host
+# (tests/codegen/test_inplace.py), the direct convolution on the M4 and M7 (test_conv_direct_qemu.py).
+VARIANTS = [("CONV_2D", "plain", "int8"), ("CONV_2D", "plain", "int16"), ("CONV_2D", "inplace", "int8"),
+            ("CONV_2D", "inplace", "int16"), ("CONV_2D", "low-scratch", "int16"),
+            ("DEPTHWISE_CONV_2D", "plain", "int8"), ("DEPTHWISE_CONV_2D", "plain", "int16"),
+            ("DEPTHWISE_CONV_2D", "inplace", "int16"), ("FULLY_CONNECTED", "plain", "int8"),
+            ("FULLY_CONNECTED", "plain", "int16"), ("FULLY_CONNECTED", "low-scratch", "int8"),
+            ("FULLY_CONNECTED", "low-scratch", "int16"),
+            ("RESIDUAL", "plain", "int8"), ("RESIDUAL", "plain", "int16"), ("RESIDUAL", "low-scratch", "int16"),
+            ("AVERAGE_POOL_2D", "plain", DEFAULT_WEIGHTS)]
 DSP_CALL = re.compile(r"\btm_\w*_dsp\w*\(")          # a call of a DSP kernel or of the DSP in-place wrapper
 
 
@@ -79,17 +88,16 @@ def _force(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("board_name", BOARDS)
-@pytest.mark.parametrize("op, mode", VARIANTS, ids=[f"{op}-{mode}" for op, mode in VARIANTS])
-def test_dsp_variants_exact_on_their_core(op: str, mode: str, board_name: str, tmp_path: Path,
+@pytest.mark.parametrize("op, mode, weights", VARIANTS, ids=["-".join(v) for v in VARIANTS])
+def test_dsp_variants_exact_on_their_core(op: str, mode: str, weights: str, board_name: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     case, inputs, want = _case_and_reference(op)
     board = get_board(board_name)
     model = tmp_path / f"{op.lower()}.tflite"
     model.write_bytes(case.model)
     # Built here for the board's own target, the mode forced, then reused by `bench` (same model, board, profile).
-    target = dataclasses.replace(Target.for_board(board), mve=False)  # the M55's Helium variants: test_mve_qemu.py
-    if mode in ("wide", "compact"):
-        target = dataclasses.replace(target, wide_fc=mode == "wide")
+    # mve=False: the M55's Helium variants are test_mve_qemu.py's
+    target = dataclasses.replace(Target.for_board(board), mve=False, wide_fc=WEIGHT_LAYOUTS[weights])
     assert target.dsp
     with monkeypatch.context() as forced:
         _force(mode, forced)
@@ -101,9 +109,11 @@ def test_dsp_variants_exact_on_their_core(op: str, mode: str, board_name: str, t
         assert re.search(r"\btm_conv2d_add\w*_dsp\w*\(", model_c), "no fused DSP conv + add"
     if mode == "inplace":
         assert "tm_conv_inplace_dsp_s8(" in model_c
-    assert build_compiled(compiled, board, tmp_path / "build").fits
+    if op != "AVERAGE_POOL_2D":   # int16 weights select the kernels' WIDE variants (TM_V_CONV_WIDE, ...)
+        assert ("_WIDE" in (tmp_path / "build" / "model" / VARIANTS_H).read_text()) == (weights == "int16")
+    assert build_compiled(compiled, board, tmp_path / "build", weights=weights).fits
 
-    report = bench(model, board, inputs=inputs, build_dir=tmp_path / "build")
+    report = bench(model, board, inputs=inputs, build_dir=tmp_path / "build", weights=weights)
     assert report.references == ["host", "tflite"]
     failures = []
     for i in range(SAMPLES):

@@ -2,11 +2,14 @@
 generated tinyml_variants.h: all variants), and a model's header really leaves its unused variants out."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from tinyml.cli import main
 from tinyml.compiler.codegen import compile_model
 from tinyml.compiler.codegen.compiler import RUNTIME_DIR, RUNTIME_INCLUDE_DIR, VARIANTS_H
 from tinyml.compiler.codegen.target import Target
@@ -63,7 +66,7 @@ def test_weight_layout_option_trades_flash(tmp_path: Path) -> None:
     from tinyml.device.build import build_firmware
 
     board = get_board("mps2-an386")
-    small = build_firmware(MLPERF_KWS, board, tmp_path / "int8", weights="int8")
+    small = build_firmware(MLPERF_KWS, board, tmp_path / "int8")   # the default layout
     wide = build_firmware(MLPERF_KWS, board, tmp_path / "int16", weights="int16")
     # KWS's conv and FC weights are ~23 KB as int8: the int16 build stores them twice as large
     assert wide.flash_bytes - small.flash_bytes > 15_000
@@ -71,3 +74,21 @@ def test_weight_layout_option_trades_flash(tmp_path: Path) -> None:
     # a build directory made with one layout is not reused for another
     assert _reusable(tmp_path / "int8", board, small.model_hash, "int8") is not None
     assert _reusable(tmp_path / "int8", board, small.model_hash, "int16") is None
+    # a build.json from before the option (no "weights") was an "auto" build: reused as that, and only as that
+    info = json.loads((tmp_path / "int16" / "build.json").read_text())
+    del info["weights"]
+    (tmp_path / "int16" / "build.json").write_text(json.dumps(info))
+    assert _reusable(tmp_path / "int16", board, wide.model_hash, "int8") is None
+    assert _reusable(tmp_path / "int16", board, wide.model_hash, "auto").weights == "auto"
+
+
+def test_default_build_has_no_int16_weight_copies(tmp_path: Path) -> None:
+    """`tinyml build` without --weights on a DSP core: int8 weights, so the narrow kernel variants and no int16
+    arrays (issue 13: flash excluding weights is bounded in the default build); build.json says so."""
+    out = tmp_path / "build"
+    built = CliRunner().invoke(main, ["build", str(MLPERF_KWS), "--board", "mps2-an386", "-o", str(out), "--json"])
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.output)["weights"] == json.loads((out / "build.json").read_text())["weights"] == "int8"
+    header = (out / "model" / VARIANTS_H).read_text()
+    assert "TM_V_CONV_NARROW" in header and "TM_V_FC_NARROW" in header and "_WIDE" not in header
+    assert "int16_t" not in (out / "model" / "model_weights.c").read_text()

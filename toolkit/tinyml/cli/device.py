@@ -9,13 +9,15 @@ import click
 
 from tinyml.cli.lifecycle import no_track_option, record
 from tinyml.cli.output import emit
+from tinyml.device.weight_layouts import DEFAULT_WEIGHTS, WEIGHT_LAYOUTS
 from tinyml.errors import MISMATCH, TinymlError
 
-# `tinyml build` and `tinyml bench`: the DSP kernels' weight layout (tinyml.device.build.WEIGHT_LAYOUTS)
+# `tinyml build` and `tinyml bench`: the DSP kernels' weight layout (tinyml.device.weight_layouts)
 weights_option = click.option(
-    "--weights", type=click.Choice(["auto", "int8", "int16"]), default="auto", show_default=True,
-    help="Conv/FC weight layout of the DSP kernels (M4/M7/M33/M55): int16 runs fewer instructions and doubles "
-         "those weights in flash; auto takes int16 when the doubled weights fit in half the flash.")
+    "--weights", type=click.Choice(list(WEIGHT_LAYOUTS)), default=DEFAULT_WEIGHTS, show_default=True,
+    help="Conv/FC weight layout of the DSP kernels (M4/M7/M33/M55): int8 (the default) stores the weights once, "
+         "half the flash of int16 copies; int16 runs fewer instructions and doubles those weights in flash; auto "
+         "takes int16 when the doubled weights fit in half the board's flash.")
 
 
 def app_options(command):

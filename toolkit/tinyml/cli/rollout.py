@@ -136,18 +136,24 @@ def pause(rollout_id: str | None, store: str | None) -> None:
     click.echo(f"rollout {row['id']}: pause requested ({row['state']})")
 
 
+def _act_on(action_name: str, rollout_id: str | None, store: str | None) -> dict[str, Any]:
+    """Run `tinyml.lifecycle.rollout.<action_name>` (resume or roll_back) on a rollout (default: the newest), telling
+    each step on stderr; its summary afterwards."""
+    from tinyml.lifecycle import rollout
+    from tinyml.lifecycle.rollout_store import open_rollout_store
+
+    with open_rollout_store(store) as db:
+        done = getattr(rollout, action_name)(db, rollout_id, _say)
+        return rollout.summary(db, done["id"])
+
+
 @rollout_group.command("resume")
 @click.argument("rollout_id", required=False)
 @store_option
 @json_option
 def resume(rollout_id: str | None, store: str | None, as_json: bool) -> None:
     """Continue a paused or interrupted rollout (also after kill -9) to its end."""
-    from tinyml.lifecycle import rollout
-    from tinyml.lifecycle.rollout_store import open_rollout_store
-
-    with open_rollout_store(store) as db:
-        done = rollout.resume(db, rollout_id, _say)
-        _finish(rollout.summary(db, done["id"]), as_json)
+    _finish(_act_on("resume", rollout_id, store), as_json)
 
 
 @rollout_group.command("rollback")
@@ -156,12 +162,7 @@ def resume(rollout_id: str | None, store: str | None, as_json: bool) -> None:
 @json_option
 def rollback(rollout_id: str | None, store: str | None, as_json: bool) -> None:
     """Abort a rollout by hand: every device it touched goes back to its previous version."""
-    from tinyml.lifecycle import rollout
-    from tinyml.lifecycle.rollout_store import open_rollout_store
-
-    with open_rollout_store(store) as db:
-        done = rollout.roll_back(db, rollout_id, _say)
-        summary = rollout.summary(db, done["id"])
+    summary = _act_on("roll_back", rollout_id, store)
     click.echo(json.dumps(summary, indent=2) if as_json else _table(summary))
 
 

@@ -39,6 +39,7 @@ from tinyml.device.build import BuildResult, build_firmware, require_fit
 from tinyml.device.protocol import DeviceLink, connect, parse_firmware_version
 from tinyml.device.targets.host import check_inputs, run_host, sample_shape
 from tinyml.device.targets.qemu import QemuSession, ticks_to_instructions
+from tinyml.device.weight_layouts import DEFAULT_WEIGHTS
 from tinyml.errors import BAD_INPUT, DEVICE_FAILURE, TinymlError
 from tinyml.npyio import write_atomically
 from tinyml.paths import FIRMWARE_DIR, cache_dir
@@ -184,6 +185,7 @@ def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str, app:
     except (OSError, ValueError):
         return None
     profile = hashlib.sha256(board.path.read_bytes()).hexdigest()[:16]
+    # build.json without "weights" comes from before the option, when every build was an "auto" one
     if (info.get("board"), info.get("model_hash"), info.get("profile_sha256"), info.get("weights", "auto")) != \
             (board.name, model_hash, profile, weights):
         return None
@@ -192,11 +194,11 @@ def _reusable(build_dir: Path, board: Board, model_hash: str, weights: str, app:
     if not (build_dir / "firmware.elf").is_file():
         return None
     known = {f.name for f in fields(BuildResult)}
-    return BuildResult(**{k: v for k, v in info.items() if k in known} | {"out_dir": build_dir})
+    return BuildResult(**{k: v for k, v in info.items() if k in known} | {"out_dir": build_dir, "weights": weights})
 
 
 def firmware_for(model_path: Path, board: Board, model_hash: str, build_dir: Path | None = None,
-                 weights: str = "auto", app: str = "bench", mlperf_model: str | None = None) -> BuildResult:
+                 weights: str = DEFAULT_WEIGHTS, app: str = "bench", mlperf_model: str | None = None) -> BuildResult:
     """A fitting firmware build of `app` (tinyml.device.build.APPS; `mlperf_model`: its model id, see
     tinyml.device.mlperf_app): `build_dir` (reused if it already holds this model for this board) or the per-user
     cache, keyed by the model, the profile, the app and tinyml's sources. Over budget: exit code 3."""
@@ -311,7 +313,7 @@ def _compare(device: list[np.ndarray], refs: dict[str, list[np.ndarray]]) -> tup
 def bench(model_path: Path, board: Board, *, port: str | None = None, inputs: list[np.ndarray] | None = None,
           runs: int | None = None, build_dir: Path | None = None, progress: bool = False,
           invoke_timeout_s: float | None = None, source: str = "inputs", cycles: bool = False,
-          weights: str = "auto") -> BenchReport:
+          weights: str = DEFAULT_WEIGHTS) -> BenchReport:
     """Benchmark `model_path` on `board`: in its emulator (`port` None) or on a flashed board at `port`.
 
     `inputs`: one array per model input, (N, *sample_shape(input)); `runs` then takes the first N (default all).
@@ -366,7 +368,7 @@ def measure_instructions(model_path: Path, board: Board, runs: int = 2) -> int:
     QEMU `-icount shift=0`). Cached in `cache_dir()/bench/instructions.json` under the firmware's build key (the
     model, the board profile and tinyml's sources, so a kernel change is measured anew) and the runs, because the
     budget search (`tinyml fit`) and `tinyml prune` ask for the same models again."""
-    key = f"{board.name}:{_build_key(Path(model_path), board, 'auto')}:{runs}"
+    key = f"{board.name}:{_build_key(Path(model_path), board, DEFAULT_WEIGHTS)}:{runs}"
     path = cache_dir() / "bench" / "instructions.json"
     cache = json.loads(path.read_text()) if path.exists() else {}
     if key not in cache:

@@ -32,6 +32,7 @@ from tinyml.device.field_app import (
     render_field_config,
 )
 from tinyml.device.mlperf_app import MlperfApp, mlperf_app
+from tinyml.device.weight_layouts import DEFAULT_WEIGHTS, WEIGHT_LAYOUTS
 from tinyml.errors import BAD_INPUT, OVER_BUDGET, TinymlError
 from tinyml.paths import FIRMWARE_DIR, HAL_DIR, TEMPLATES_DIR, cache_dir
 
@@ -45,9 +46,6 @@ FIELD_DIR = FIRMWARE_DIR / "field"
 # "mlperf" the MLPerf Tiny runner's text protocol (firmware/mlperf, `tinyml mlperf`), "field" the bench protocol
 # plus sensor input, on-chip statistics and report frames (firmware/field, tinyml.device.field_device).
 APPS = ("bench", "mlperf", "field")
-# Conv/FC weight layouts of the DSP kernels (Target.wide_fc): int16 runs fewer instructions and doubles those
-# weights in flash; "auto" takes int16 when the doubled weights fit in half the flash.
-WEIGHT_LAYOUTS: dict[str, bool | None] = {"auto": None, "int8": False, "int16": True}
 OPTIMIZE = "-O2"  # speed over size: benchmarks are the point; budgets are still checked at -O2
 UART_SOURCES = {"cmsdk": "cmsdk/uart.c", "stm32-usart-sr": "stm32/usart_sr.c", "stm32-usart-isr": "stm32/usart_isr.c",
                 "stm32-lpuart": "stm32/usart_isr.c", "pl011": "pl011/uart.c", "nrf-uart": "nrf/uart.c",
@@ -83,7 +81,7 @@ class BuildResult:
     stack_bytes: int
     fits: bool
     violations: list[str] = field(default_factory=list)
-    weights: str = "auto"   # the DSP kernels' conv/FC weight layout asked for (WEIGHT_LAYOUTS)
+    weights: str = DEFAULT_WEIGHTS   # the DSP kernels' conv/FC weight layout asked for (WEIGHT_LAYOUTS)
     app: str = "bench"      # APPS
     mlperf_model: str | None = None  # app "mlperf": the model id it reports (kws01, vww01, ic01, ad01 or its own)
     builder: str = "gcc"    # what drove the compiler (BUILDERS)
@@ -298,7 +296,7 @@ def check_budget(board: Board, sizes: Sizes, arena_bytes: int) -> list[str]:
 BUILDERS = ("gcc", "platformio")  # gcc: arm-none-eabi-gcc run here; platformio: `pio run` with tinyml's platform
 
 
-def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str = "auto",
+def build_firmware(model_path: Path, board: Board, out_dir: Path, weights: str = DEFAULT_WEIGHTS,
                    builder: str = "gcc", app: str = "bench", mlperf_model: str | None = None,
                    identity: str | None = None, field: FieldOptions | None = None) -> BuildResult:
     """Generate the model's C, build firmware for `board` into `out_dir` (replaced atomically). `weights`: the
@@ -363,7 +361,7 @@ def app_settings(model_path: Path, compiled: CompiledModel, app: str, mlperf_mod
     return mlperf_app(model_path, compiled.inputs, compiled.outputs, mlperf_model) if app == "mlperf" else None
 
 
-def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: str = "auto",
+def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: str = DEFAULT_WEIGHTS,
                       prefix: str = "tm_model", arena_symbol: str | None = None) -> CompiledModel:
     """The model's C for the board's core (kernel variants, weight layout) in `out_dir`; every external symbol
     starts with `prefix` (a second model in the same image: the field app's shadow model); `arena_symbol`: the
@@ -379,7 +377,7 @@ def compile_for_board(model_path: Path, board: Board, out_dir: Path, weights: st
 
 
 def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir: Path | None = None,
-                   weights: str = "auto", mlperf: MlperfApp | None = None,
+                   weights: str = DEFAULT_WEIGHTS, mlperf: MlperfApp | None = None,
                    identity: str | None = None, field: FieldApp | None = None) -> BuildResult:
     """Build firmware in `work` from an already generated model (`final_dir`: where `work` will end up; `weights`:
     the layout it was generated with, recorded in build.json; `mlperf`: build the MLPerf Tiny app with these
@@ -392,7 +390,7 @@ def build_compiled(compiled: CompiledModel, board: Board, work: Path, final_dir:
 
 
 def finish_image(compiled: CompiledModel, board: Board, work: Path, sizes: Sizes, toolchain: str, *,
-                 final_dir: Path | None = None, weights: str = "auto", builder: str = "gcc",
+                 final_dir: Path | None = None, weights: str = DEFAULT_WEIGHTS, builder: str = "gcc",
                  mlperf: MlperfApp | None = None, identity: str | None = None,
                  field: FieldApp | None = None) -> BuildResult:
     """After the link: check the budgets, write firmware.bin/.hex (or drop an image over budget) and build.json."""

@@ -20,6 +20,7 @@ from tinyml.device.build import (
     toolchain_version,
 )
 from tinyml.device.flash import flash
+from tinyml.device.weight_layouts import DEFAULT_WEIGHTS
 from tinyml.errors import TinymlError
 
 
@@ -27,7 +28,7 @@ def configure(env: Any) -> None:
     """Called by the platform's SCons script with PlatformIO's environment: set up the firmware's build."""
     board = get_board(env.GetProjectOption("custom_tinyml_board", env.subst("$BOARD")))
     model = Path(env.subst("$PROJECT_DIR")) / env.GetProjectOption("custom_tinyml_model")
-    weights = env.GetProjectOption("custom_tinyml_weights", "auto")
+    weights = env.GetProjectOption("custom_tinyml_weights", DEFAULT_WEIGHTS)
     app = env.GetProjectOption("custom_tinyml_app", "bench")
     mlperf_model = env.GetProjectOption("custom_tinyml_mlperf_model", None)
     build_dir = Path(env.subst("$BUILD_DIR"))

@@ -42,6 +42,7 @@ from tinyml.device.targets.cycle_estimate import (
     function_ranges,
     traced_inference,
 )
+from tinyml.device.weight_layouts import DEFAULT_WEIGHTS
 from tinyml.errors import BAD_INPUT, TinymlBug, TinymlError
 
 
@@ -222,7 +223,7 @@ def require_profilable(board: Board) -> None:
 
 
 def profile(model_path: Path, board: Board, *, inputs: list[np.ndarray] | None = None,
-            build_dir: Path | None = None, weights: str = "auto", source: str = "inputs",
+            build_dir: Path | None = None, weights: str = DEFAULT_WEIGHTS, source: str = "inputs",
             keep_log: Path | None = None) -> Profile:
     """Profile one inference of `model_path` (its first sample of `inputs`, or a deterministic random one) in the
     emulator of `board` (a Cortex-M4 or M7, whose timings the estimate models), per layer."""

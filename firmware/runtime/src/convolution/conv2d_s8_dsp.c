@@ -3,9 +3,9 @@
  * channels then runs a 2x2 register tile of SMLADs over it. `direct` (in_c % 4 == 0): no im2col, the tile reads the
  * input words itself, per run of taps contiguous in the input for both pixels (a kernel row inside the input is one
  * run), widening them once for its two channels (scratch: one row of zero points for padded taps). An odd last pixel
- * runs against two channel pairs at once (int16 weights). Any output row range can be
- * computed (tm_conv2d_s8_dsp_rows, the row kernel of the in-place wrapper), and the output stage may add a skip
- * tensor with TFLite's ADD arithmetic (tm_conv2d_add_s8_dsp). Layouts: see tinyml/kernels_dsp.h. */
+ * runs against two channel pairs at once. Any output row range can be computed (tm_conv2d_s8_dsp_rows, the row
+ * kernel of the in-place wrapper), and the output stage may add a skip tensor with TFLite's ADD arithmetic
+ * (tm_conv2d_add_s8_dsp). Layouts: see tinyml/kernels_dsp.h. */
 #include "tinyml/kernels_dsp.h"
 #include "../elementwise/add_one.h"
 
@@ -214,8 +214,8 @@ static __attribute__((noinline)) void add_skip(const add_fast *restrict fast, co
 #if TM_DSP_NATIVE
 /* The im2col 2x2 tile in assembly (gcc spills it): per group of 4 k, LDM of the 4 widened words of the two pixels
  * (fixed, ascending registers), then the two channels' weights: int16 ("wide": 2 LDRD, 8 SMLAD; 13 instructions per
- * 16 MACs with the loop) or int8 ("narrow": 2 LDR, each word widened in place by 2 SXTB16; 15 instructions, 1 cycle
- * more than wide on a Cortex-M4 for half the weight bytes). groups >= 1. */
+ * 16 MACs with the loop, 19 cycles on a Cortex-M4) or int8 ("narrow": 2 pipelined LDR, the second into lr, each word
+ * widened by 2 SXTB16; 15 instructions, 20 cycles, for half the weight bytes). groups >= 1. */
 #define TILE_WIDE_BODY                                         \
   "ldmia %[x]!, {%[x0a], %[x0b], %[x1a], %[x1b]}\n\t"         \
   "ldrd %[wa], %[wb], [%[w]], #8\n\t"                         \
@@ -228,43 +228,47 @@ static __attribute__((noinline)) void add_skip(const add_fast *restrict fast, co
   "smlad %[a11], %[x1a], %[wa], %[a11]\n\t"                   \
   "smlad %[a01], %[x0b], %[wb], %[a01]\n\t"                   \
   "smlad %[a11], %[x1b], %[wb], %[a11]\n\t"
-/* one channel's int8 word of 4 k (in wa) against the two pixels: wb = (k0, k2), then wa = (k1, k3) in place */
-#define TILE_NARROW_CHANNEL(a0, a1)                            \
-  "ldr %[wa], [%[w]], #4\n\t"                                 \
-  "sxtb16 %[wb], %[wa]\n\t"                                   \
+/* one channel's int8 word of 4 k (in `word`) against the two pixels: wb = (k0, k2), then wa = (k1, k3) */
+#define TILE_NARROW_CHANNEL(word, a0, a1)                      \
+  "sxtb16 %[wb], " word "\n\t"                                \
   "smlad %[" a0 "], %[x0a], %[wb], %[" a0 "]\n\t"             \
   "smlad %[" a1 "], %[x1a], %[wb], %[" a1 "]\n\t"             \
-  "sxtb16 %[wa], %[wa], ror #8\n\t"                           \
+  "sxtb16 %[wa], " word ", ror #8\n\t"                        \
   "smlad %[" a0 "], %[x0b], %[wa], %[" a0 "]\n\t"             \
   "smlad %[" a1 "], %[x1b], %[wa], %[" a1 "]\n\t"
+/* the two channels' words loaded back to back (pipelined), the second one into lr */
 #define TILE_NARROW_BODY                                       \
   "ldmia %[x]!, {%[x0a], %[x0b], %[x1a], %[x1b]}\n\t"         \
-  TILE_NARROW_CHANNEL("a00", "a10") TILE_NARROW_CHANNEL("a01", "a11")
+  "ldr %[wa], [%[w]], #8\n\t"                                 \
+  "ldr lr, [%[w], #-4]\n\t"                                   \
+  TILE_NARROW_CHANNEL("%[wa]", "a00", "a10") TILE_NARROW_CHANNEL("lr", "a01", "a11")
 #define TILE_OPERANDS                                                                                        \
   : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [x] "+r"(x), [w] "+r"(*w),      \
     [x0a] "=&r"(x0a), [x0b] "=&r"(x0b), [x1a] "=&r"(x1a), [x1b] "=&r"(x1b), [wa] "=&r"(wa), [wb] "=&r"(wb)
-/* Two groups per iteration (wide: 25 instructions per 32 MACs); groups is even (see tm_conv_dsp_params.k4). */
-#define TILE_LOOP(BODY)                                                                    \
+/* Two groups per iteration (wide: 25 instructions per 32 MACs); groups is even (see tm_conv_dsp_params.k4). The
+ * variable arguments: clobbers ("lr", for the int8 body, which loads into lr; none for the int16 one, so that its
+ * register allocation keeps lr). */
+#define TILE_LOOP(BODY, ...)                                                               \
   __asm__ volatile("1:\n\t" BODY BODY "cmp %[x], %[xe]\n\t"                               \
                    "bne 1b" TILE_OPERANDS                                                  \
                    : [xe] "r"(x + 4 * groups)                                              \
-                   : "cc", "memory")
+                   : __VA_ARGS__ "cc", "memory")
 static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, const uint32_t **w, int32_t groups,
                                                            int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11,
                                                            const int32_t wide) {
   register int32_t x0a __asm__("r8"), x0b __asm__("r9"), x1a __asm__("r10"), x1b __asm__("r12");
   int32_t wa, wb;
   if (wide)
-    TILE_LOOP(TILE_WIDE_BODY);
+    TILE_LOOP(TILE_WIDE_BODY, );
   else
-    TILE_LOOP(TILE_NARROW_BODY);
+    TILE_LOOP(TILE_NARROW_BODY, "lr",);
 }
 
 /* Every channel pair of a pixel pair in one assembly block, for the im2col tile in mode TM_DSP_FAST_SAT (the
  * output stage of TM_RQ_SAT_ASM without pre-shift or zero point): per pair, LDRD of the two biases, the tile loop,
  * 4 x (LDM of the channel's parameters, SMLAL, ASR, SSAT, STRB). The loop state lives in a stack struct (memory
- * operands); the 7 fixed registers are the LDM'ed pixel words (r8, r9, r10, r12) and weights (r5, r6) in the
- * tile, then the channel's parameters (r4, r5, r6, r8, r9) and output pointers (r10, r12) in the output stage.
+ * operands); the 7 fixed registers are the LDM'ed pixel words (r8, r9, r10, r12) and weights (r5, r6; int8: r5, lr
+ * and r6 for the widened halves) in the tile, then the channel's parameters (r4, r5, r6, r8, r9) and output pointers (r10, r12) in the output stage.
  * pairs >= 1, groups even >= 2. */
 #define PAIRS_TILE_WIDE                                        \
   "ldmia %[x]!, {r8, r9, r10, r12}\n\t"                      \
@@ -278,24 +282,26 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
   "smlad %[a11], r10, r5, %[a11]\n\t"                        \
   "smlad %[a01], r9, r6, %[a01]\n\t"                         \
   "smlad %[a11], r12, r6, %[a11]\n\t"
-#define PAIRS_NARROW_CHANNEL(a0, a1)                           \
-  "ldr r5, [%[w]], #4\n\t"                                   \
-  "sxtb16 r6, r5\n\t"                                        \
+#define PAIRS_NARROW_CHANNEL(word, a0, a1)                     \
+  "sxtb16 r6, " word "\n\t"                                  \
   "smlad %[" a0 "], r8, r6, %[" a0 "]\n\t"                   \
   "smlad %[" a1 "], r10, r6, %[" a1 "]\n\t"                  \
-  "sxtb16 r5, r5, ror #8\n\t"                                \
-  "smlad %[" a0 "], r9, r5, %[" a0 "]\n\t"                   \
-  "smlad %[" a1 "], r12, r5, %[" a1 "]\n\t"
+  "sxtb16 r6, " word ", ror #8\n\t"                          \
+  "smlad %[" a0 "], r9, r6, %[" a0 "]\n\t"                   \
+  "smlad %[" a1 "], r12, r6, %[" a1 "]\n\t"
 #define PAIRS_TILE_NARROW                                      \
   "ldmia %[x]!, {r8, r9, r10, r12}\n\t"                      \
-  PAIRS_NARROW_CHANNEL("a00", "a10") PAIRS_NARROW_CHANNEL("a01", "a11")
+  "ldr r5, [%[w]], #8\n\t"                                   \
+  "ldr lr, [%[w], #-4]\n\t"                                  \
+  PAIRS_NARROW_CHANNEL("r5", "a00", "a10") PAIRS_NARROW_CHANNEL("lr", "a01", "a11")
 #define PAIRS_OUT(a, wb, dst)                                  \
   "ldmia %[x]" wb ", {r4, r5, r6, r8, r9}\n\t"               \
   "smlal r8, r9, %[" a "], r4\n\t"                           \
   "asr %[" a "], r9, r6\n\t"                                 \
   "ssat %[" a "], #8, %[" a "]\n\t"                          \
   "strb %[" a "], " dst "\n\t"
-#define PAIRS_ASM(TILE)                                                                                     \
+/* ...: clobbers, as for TILE_LOOP */
+#define PAIRS_ASM(TILE, ...)                                                                                \
   __asm__ volatile("1:\n\t"                                                                                \
                    "ldr r4, %[bias]\n\t"                                                                   \
                    "ldrd %[a00], %[a01], [r4], #8\n\t"                                                     \
@@ -323,7 +329,7 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
                      [w] "+r"(*w), [bias] "+m"(st.bias), [rc] "+m"(st.rc), [o0] "+m"(st.o0), [o1] "+m"(st.o1), \
                      [left] "+m"(st.left)                                                                    \
                    : [rows] "m"(st.rows), [rows_end] "m"(st.rows_end)                                        \
-                   : "r4", "r5", "r6", "r8", "r9", "r10", "r12", "cc", "memory")
+                   : "r4", "r5", "r6", "r8", "r9", "r10", "r12", __VA_ARGS__ "cc", "memory")
 static inline __attribute__((always_inline)) void pairs_sat_asm(const int32_t *rows, const uint32_t **w,
                                                                 int32_t groups, const int32_t *bias,
                                                                 const tm_requant_ch *rc, int8_t *o0, int8_t *o1,
@@ -337,9 +343,9 @@ static inline __attribute__((always_inline)) void pairs_sat_asm(const int32_t *r
   int32_t a00, a01, a10, a11;
   const int32_t *x;
   if (wide)
-    PAIRS_ASM(PAIRS_TILE_WIDE);
+    PAIRS_ASM(PAIRS_TILE_WIDE, );
   else
-    PAIRS_ASM(PAIRS_TILE_NARROW);
+    PAIRS_ASM(PAIRS_TILE_NARROW, "lr",);
   (void)a00, (void)a01, (void)a10, (void)a11, (void)x;
 }
 
@@ -377,11 +383,13 @@ static inline __attribute__((always_inline)) void tile1_asm(const int32_t *x, co
     TILE1_LOOP(TILE1_NARROW_CHANNEL("a00") TILE1_NARROW_CHANNEL("a01"));
 }
 
-/* One pixel (an odd last pixel; rows keep the 2-pixel interleave) against two channel pairs at once, int16 weights:
- * per group the pixel's 2 words and each pair's 4 weight words as single loads (pipelined), 8 SMLAD: 20 cycles per
- * 16 MACs, where tile1_asm takes 13 per 8. *w: pair o's weights, pair o + 2's follow (4 * groups words on); both are
- * consumed. a0, a1: channels o, o + 1; a2, a3: o + 2, o + 3. groups even >= 2; 13 registers, the end in memory. */
-#define TILE1X4_PAIR(wp, a0, a1)                               \
+/* One pixel (an odd last pixel; rows keep the 2-pixel interleave) against two channel pairs at once: per group the
+ * pixel's 2 words and each pair's weights as single loads (pipelined), 8 SMLAD; int16 weights (4 words per pair and
+ * group): 20 cycles per 16 MACs, where tile1_asm takes 13 per 8; int8 (2 words, each widened in place by 2 SXTB16):
+ * 24 per 16, where tile1_asm takes 17 per 8. *w: pair o's weights, pair o + 2's follow (groups words per pair and
+ * word of a group on); both are consumed. a0, a1: channels o, o + 1; a2, a3: o + 2, o + 3. groups even >= 2; 13
+ * registers, the end in memory. */
+#define TILE1X4_PAIR_WIDE(wp, a0, a1)                          \
   "ldr %[wa], [%[" wp "]], #16\n\t"                          \
   "ldr %[wb], [%[" wp "], #-12]\n\t"                         \
   "ldr %[wc], [%[" wp "], #-8]\n\t"                          \
@@ -390,32 +398,50 @@ static inline __attribute__((always_inline)) void tile1_asm(const int32_t *x, co
   "smlad %[" a0 "], %[xb], %[wb], %[" a0 "]\n\t"             \
   "smlad %[" a1 "], %[xa], %[wc], %[" a1 "]\n\t"             \
   "smlad %[" a1 "], %[xb], %[wd], %[" a1 "]\n\t"
-#define TILE1X4_GROUP                                          \
+#define TILE1X4_PAIR_NARROW(wp, a0, a1)                        \
+  "ldr %[wa], [%[" wp "]], #8\n\t"                           \
+  "ldr %[wc], [%[" wp "], #-4]\n\t"                          \
+  "sxtb16 %[wb], %[wa], ror #8\n\t"                          \
+  "sxtb16 %[wa], %[wa]\n\t"                                  \
+  "sxtb16 %[wd], %[wc], ror #8\n\t"                          \
+  "sxtb16 %[wc], %[wc]\n\t"                                  \
+  "smlad %[" a0 "], %[xa], %[wa], %[" a0 "]\n\t"             \
+  "smlad %[" a0 "], %[xb], %[wb], %[" a0 "]\n\t"             \
+  "smlad %[" a1 "], %[xa], %[wc], %[" a1 "]\n\t"             \
+  "smlad %[" a1 "], %[xb], %[wd], %[" a1 "]\n\t"
+#define TILE1X4_GROUP(PAIR)                                    \
   "ldr %[xb], [%[x], #4]\n\t"                                \
   "ldr %[xa], [%[x]], #16\n\t"                               \
-  TILE1X4_PAIR("w0", "a0", "a1") TILE1X4_PAIR("w1", "a2", "a3")
+  PAIR("w0", "a0", "a1") PAIR("w1", "a2", "a3")
+#define TILE1X4_LOOP(PAIR)                                                                                     \
+  __asm__ volatile("1:\n\t" TILE1X4_GROUP(PAIR) TILE1X4_GROUP(PAIR)                                         \
+                   "ldr %[wa], %[xe]\n\t"                                                                    \
+                   "cmp %[x], %[wa]\n\t"                                                                     \
+                   "bne 1b"                                                                                     \
+                   : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [x] "+r"(x), [w0] "+r"(w0), \
+                     [w1] "+r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb),              \
+                     [wc] "=&r"(wc), [wd] "=&r"(wd)                                                             \
+                   : [xe] "m"(xe)                                                                               \
+                   : "cc", "memory")
 static inline __attribute__((always_inline)) void tile1x4_asm(const int32_t *x, const uint32_t **w, int32_t groups,
-                                                              int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+                                                              int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3,
+                                                              const int32_t wide) {
   int32_t xa, xb, wa, wb, wc, wd;
-  const uint32_t *w0 = *w, *w1 = *w + 4 * groups;
+  const uint32_t *w0 = *w, *w1 = *w + (wide ? 4 : 2) * groups;
   const int32_t *xe = x + 4 * groups;
-  __asm__ volatile("1:\n\t" TILE1X4_GROUP TILE1X4_GROUP
-                   "ldr %[wa], %[xe]\n\t"
-                   "cmp %[x], %[wa]\n\t"
-                   "bne 1b"
-                   : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [x] "+r"(x), [w0] "+r"(w0),
-                     [w1] "+r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [wc] "=&r"(wc),
-                     [wd] "=&r"(wd)
-                   : [xe] "m"(xe)
-                   : "cc", "memory");
+  if (wide)
+    TILE1X4_LOOP(TILE1X4_PAIR_WIDE);
+  else
+    TILE1X4_LOOP(TILE1X4_PAIR_NARROW);
   *w = w1;
 }
 
 /* The direct (no im2col) 2x2 tile over every run of taps (see conv_run), int16 or int8 weights. Per group of 4 k: the
  * two pixels' input words loaded back to back with the first weight word (pipelined single loads), widened once for
  * both channels, 8 SMLAD; the weights of the second channel follow (wide: 20 cycles per 16 MACs, 18 instructions;
- * narrow: 2 SXTB16 more per channel). Four groups per loop iteration (a run of 4n + 3, 4n + 2 or 4n + 1 groups
- * enters at the second, third or fourth); the run pointer and bounds live in memory operands, 13 registers.
+ * narrow: both channels' words loaded with the input, the second into lr, and 2 SXTB16 more per channel: 21 cycles).
+ * Four groups per loop iteration (a run of 4n + 3, 4n + 2 or 4n + 1 groups enters at the second, third or fourth);
+ * the run pointer and bounds live in memory operands, 13 registers (and lr).
  * nruns >= 1, every run at least one group. */
 #define DIRECT_INPUT                                           \
   "ldr %[xa1], [%[s0], %[delta]]\n\t"                         \
@@ -438,17 +464,20 @@ static inline __attribute__((always_inline)) void tile1x4_asm(const int32_t *x, 
   "ldr %[wa], [%[w], #-8]\n\t"                                \
   "ldr %[wb], [%[w], #-4]\n\t"                                \
   DIRECT_MACS("a01", "a11")
-/* int8 weights: one word per channel, (k0,k2) into wa and (k1,k3) into wb */
-#define DIRECT_NARROW_WEIGHTS                                  \
-  "sxtb16 %[wb], %[wa], ror #8\n\t"                           \
-  "sxtb16 %[wa], %[wa]\n\t"
+/* int8 weights: one word per channel (the second one loaded into lr with the first), (k0,k2) into wa and (k1,k3)
+ * into wb */
+#define DIRECT_NARROW_WEIGHTS(word)                            \
+  "sxtb16 %[wb], " word ", ror #8\n\t"                        \
+  "sxtb16 %[wa], " word "\n\t"
 #define DIRECT_NARROW_GROUP                                    \
   DIRECT_INPUT                                                 \
   "ldr %[wa], [%[w]], #8\n\t"                                 \
-  DIRECT_WIDEN DIRECT_NARROW_WEIGHTS DIRECT_MACS("a00", "a10") \
-  "ldr %[wa], [%[w], #-4]\n\t"                                \
-  DIRECT_NARROW_WEIGHTS DIRECT_MACS("a01", "a11")
-#define DIRECT_LOOP(GROUP)                                                                                   \
+  "ldr lr, [%[w], #-4]\n\t"                                   \
+  DIRECT_WIDEN DIRECT_NARROW_WEIGHTS("%[wa]")                  \
+  DIRECT_MACS("a00", "a10")                                    \
+  DIRECT_NARROW_WEIGHTS("lr") DIRECT_MACS("a01", "a11")
+/* ...: clobbers, as for TILE_LOOP */
+#define DIRECT_LOOP(GROUP, ...)                                                                              \
   __asm__ volatile("1:\n\t"                                                                                \
                    "ldr %[wa], %[run]\n\t"                                                                 \
                    "ldr %[s0], [%[wa]], #4\n\t"                                                            \
@@ -476,7 +505,7 @@ static inline __attribute__((always_inline)) void tile1x4_asm(const int32_t *x, 
                      [delta] "=&r"(delta), [w] "+r"(*w), [xa0] "=&r"(xa0), [xb0] "=&r"(xb0), [xa1] "=&r"(xa1), \
                      [xb1] "=&r"(xb1), [wa] "=&r"(wa), [wb] "=&r"(wb), [run] "+m"(run), [end] "=m"(end)      \
                    : [run_end] "m"(run_end)                                                                  \
-                   : "cc", "memory")
+                   : __VA_ARGS__ "cc", "memory")
 static inline __attribute__((always_inline)) void tile_direct_asm(const conv_run *runs, int32_t nruns,
                                                                   const uint32_t **w, const int32_t wide,
                                                                   int32_t *a00, int32_t *a01, int32_t *a10,
@@ -486,9 +515,9 @@ static inline __attribute__((always_inline)) void tile_direct_asm(const conv_run
   intptr_t delta;
   const conv_run *run = runs, *run_end = runs + nruns;
   if (wide)
-    DIRECT_LOOP(DIRECT_WIDE_GROUP);
+    DIRECT_LOOP(DIRECT_WIDE_GROUP, );
   else
-    DIRECT_LOOP(DIRECT_NARROW_GROUP);
+    DIRECT_LOOP(DIRECT_NARROW_GROUP, "lr",);
   (void)end;
 }
 
@@ -616,9 +645,9 @@ static inline __attribute__((always_inline)) void tile_pairs(
       if (single) {  /* the second pixel is the first one again: compute it once */
         if (carried) {
           a00 = next0, a01 = next1, carried = 0;
-        } else if (wide && o + 4 <= pairs) {
+        } else if (o + 4 <= pairs) {
           next0 = bias[o + 2], next1 = bias[o + 3], carried = 1;
-          tile1x4_asm(rows, &w, groups, &a00, &a01, &next0, &next1);
+          tile1x4_asm(rows, &w, groups, &a00, &a01, &next0, &next1, wide);
         } else {
           tile1_asm(rows, &w, groups, &a00, &a01, wide);
         }

@@ -24,47 +24,73 @@ static void widen(const int8_t *x, int32_t n, int32_t k4, int32_t *out) {
 }
 
 #if TM_DSP_NATIVE
-/* The hot loops of the wide layout in assembly: gcc neither keeps the 4 accumulators, the input pair and 4 weights
- * in registers nor uses LDM. Per group of 4 inputs x 4 rows (16 MACs): LDRD (or LDR + 2 SXTB16), 2 LDM, 8 SMLAD. The
+/* The hot loops in assembly: gcc neither keeps the 4 accumulators, the input pair and 4 weights in registers nor
+ * uses LDM. Per group of 4 inputs x 4 rows (16 MACs): the input pair (LDRD from the widened scratch, or LDR + 2
+ * SXTB16 of the int8 input), then int16 weights ("wide": 2 LDM, 8 SMLAD) or int8 ("narrow": 1 LDM of the 4 rows'
+ * words, each widened by 2 SXTB16 through lr, 8 SMLAD: 4 cycles more per 16 MACs than wide for half the bytes). The
  * LDM register list must ascend, hence the fixed registers of the weights. groups >= 1. */
-#define FC_ASM_BODY(xload)                                                                                     \
+#define FC_WIDE_WEIGHTS                                                                                        \
+  "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                           \
+  "smlad %[a0], %[w0], %[xa], %[a0]\n\t"                                                                    \
+  "smlad %[a1], %[w1], %[xa], %[a1]\n\t"                                                                    \
+  "smlad %[a2], %[w2], %[xa], %[a2]\n\t"                                                                    \
+  "smlad %[a3], %[w3], %[xa], %[a3]\n\t"                                                                    \
+  "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                           \
+  "smlad %[a0], %[w0], %[xb], %[a0]\n\t"                                                                    \
+  "smlad %[a1], %[w1], %[xb], %[a1]\n\t"                                                                    \
+  "smlad %[a2], %[w2], %[xb], %[a2]\n\t"                                                                    \
+  "smlad %[a3], %[w3], %[xb], %[a3]\n\t"
+#define FC_NARROW_ROW(wr, a)                                                                                   \
+  "sxtb16 lr, %[" wr "]\n\t"                                                                                \
+  "smlad %[" a "], lr, %[xa], %[" a "]\n\t"                                                                 \
+  "sxtb16 %[" wr "], %[" wr "], ror #8\n\t"                                                                 \
+  "smlad %[" a "], %[" wr "], %[xb], %[" a "]\n\t"
+#define FC_NARROW_WEIGHTS                                                                                      \
+  "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                           \
+  FC_NARROW_ROW("w0", "a0") FC_NARROW_ROW("w1", "a1") FC_NARROW_ROW("w2", "a2") FC_NARROW_ROW("w3", "a3")
+/* Two groups per iteration; an odd count enters at the second (the parity of xe - x in units of `group_bytes`, the
+ * input bytes a group takes). */
+#define FC_ASM_BODY(xload, weights, group_bytes)                                                               \
   register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r12");                  \
   int32_t xa, xb;                                                                                              \
-  __asm__ volatile("1:\n\t" xload                                                                            \
-                   "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
-                   "smlad %[a0], %[w0], %[xa], %[a0]\n\t"                                                     \
-                   "smlad %[a1], %[w1], %[xa], %[a1]\n\t"                                                     \
-                   "smlad %[a2], %[w2], %[xa], %[a2]\n\t"                                                     \
-                   "smlad %[a3], %[w3], %[xa], %[a3]\n\t"                                                     \
-                   "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
-                   "smlad %[a0], %[w0], %[xb], %[a0]\n\t"                                                     \
-                   "smlad %[a1], %[w1], %[xb], %[a1]\n\t"                                                     \
-                   "smlad %[a2], %[w2], %[xb], %[a2]\n\t"                                                     \
-                   "smlad %[a3], %[w3], %[xb], %[a3]\n\t"                                                     \
+  __asm__ volatile("sub lr, %[xe], %[x]\n\t"                                                                  \
+                   "tst lr, #" group_bytes "\n\t"                                                            \
+                   "bne 2f\n\t"                                                                               \
+                   "1:\n\t" xload weights                                                                     \
+                   "2:\n\t" xload weights                                                                     \
                    "cmp %[x], %[xe]\n\t"                                                                      \
                    "bne 1b"                                                                                    \
                    : [a0] "+r"(*a0), [a1] "+r"(*a1), [a2] "+r"(*a2), [a3] "+r"(*a3), [w] "+r"(*w), [x] "+r"(x),    \
                      [xa] "=&r"(xa), [xb] "=&r"(xb), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),             \
                      [w3] "=&r"(w3)                                                                            \
                    : [xe] "r"(xe)                                                                              \
-                   : "cc", "memory")
+                   : "lr", "cc", "memory")
+#define FC_X_WIDENED "ldrd %[xa], %[xb], [%[x]], #8\n\t"
+#define FC_X_BYTES                                                                                             \
+  "ldr %[xb], [%[x]], #4\n\t"                                                                               \
+  "sxtb16 %[xa], %[xb]\n\t"                                                                                 \
+  "sxtb16 %[xb], %[xb], ror #8\n\t"
 
-/* scratch: the input widened, 2 words per group */
-static inline __attribute__((always_inline)) void fc4_wide_widened(const int32_t **w, const int32_t *x,
-                                                                   int32_t groups, int32_t *a0, int32_t *a1,
-                                                                   int32_t *a2, int32_t *a3) {
-  const int32_t *xe = x + 2 * groups;
-  FC_ASM_BODY("ldrd %[xa], %[xb], [%[x]], #8\n\t");
-}
-
-/* direct: int8 input words, widened in the loop */
-static inline __attribute__((always_inline)) void fc4_wide_bytes(const int32_t **w, const int8_t *x, int32_t groups,
-                                                                 int32_t *a0, int32_t *a1, int32_t *a2,
-                                                                 int32_t *a3) {
-  const int8_t *xe = x + 4 * groups;
-  FC_ASM_BODY("ldr %[xb], [%[x]], #4\n\t"
-              "sxtb16 %[xa], %[xb]\n\t"
-              "sxtb16 %[xb], %[xb], ror #8\n\t");
+/* The 4 rows of a block over `groups` groups of the input: x the widened scratch (2 words per group) or (`direct`)
+ * the int8 input; *w the block's weights, int16 (`wide`) or int8. */
+static inline __attribute__((always_inline)) void fc4_asm(const void **w, const void *x, int32_t groups,
+                                                          const int32_t wide, const int32_t direct, int32_t *a0,
+                                                          int32_t *a1, int32_t *a2, int32_t *a3) {
+  if (direct) {
+    const int8_t *xe = (const int8_t *)x + 4 * groups;
+    if (wide) {
+      FC_ASM_BODY(FC_X_BYTES, FC_WIDE_WEIGHTS, "4");
+    } else {
+      FC_ASM_BODY(FC_X_BYTES, FC_NARROW_WEIGHTS, "4");
+    }
+  } else {
+    const int32_t *xe = (const int32_t *)x + 2 * groups;
+    if (wide) {
+      FC_ASM_BODY(FC_X_WIDENED, FC_WIDE_WEIGHTS, "8");
+    } else {
+      FC_ASM_BODY(FC_X_WIDENED, FC_NARROW_WEIGHTS, "8");
+    }
+  }
 }
 #endif
 
@@ -162,12 +188,12 @@ static inline __attribute__((always_inline)) void fc_rows(const tm_fc_dsp_params
   for (int32_t o = 0; o < rows4; o += 4) {
     int32_t a0 = bias[o], a1 = bias[o + 1], a2 = bias[o + 2], a3 = bias[o + 3];
 #if TM_DSP_NATIVE
-    if (wide && direct) {
-      if (full > 0) fc4_wide_bytes(&ww, (const int8_t *)x, full, &a0, &a1, &a2, &a3);
-    } else if (wide) {
-      fc4_wide_widened(&ww, (const int32_t *)x, groups, &a0, &a1, &a2, &a3);
-    } else
-#endif
+    if (full > 0) {
+      const void *wp = wide ? (const void *)ww : (const void *)wn;
+      fc4_asm(&wp, x, full, wide, direct, &a0, &a1, &a2, &a3);
+      ww = (const int32_t *)wp, wn = (const int8_t *)wp;
+    }
+#else
     {
       const void *xp = x;
       for (int32_t g = 0; g < full; ++g) {
@@ -176,6 +202,7 @@ static inline __attribute__((always_inline)) void fc_rows(const tm_fc_dsp_params
         block_group(wide, &ww, &wn, xa, xb, &a0, &a1, &a2, &a3);
       }
     }
+#endif
     if (has_tail) block_group(wide, &ww, &wn, tail_a, tail_b, &a0, &a1, &a2, &a3);
     out[o] = OUT(a0, o);
     out[o + 1] = OUT(a1, o + 1);
