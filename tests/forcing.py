@@ -6,6 +6,7 @@ import pytest
 
 import tinyml.compiler.codegen.compiler as compiler
 from tinyml.compiler.codegen import inplace
+from tinyml.compiler.codegen.ops import dsp
 
 
 def force_inplace(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,3 +25,16 @@ def force_low_scratch(monkeypatch: pytest.MonkeyPatch) -> None:
         return shrink(graph, ctx, [compiler.make_inplace(op, ctx, compiler.lower(op, ctx)) for op in graph.operators])
 
     monkeypatch.setattr(compiler, "_shrink_peak_scratch", everything)
+
+
+def force_zero_point_after_shift(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every exact fast requantization table of the DSP kernels adds the output zero point after the shift (mode
+    TM_DSP_FAST_SAT_ANY, what a layer gets when the zero point cannot be folded into its 64-bit constant) instead of
+    folding it in: the same bytes out, through the kernels' other output stage."""
+    fast_requant = dsp._fast_requant
+
+    def zero_point_after(bounds, mults, shifts, out_zp):
+        table = fast_requant(bounds, mults, shifts, 0)  # K without the zero point
+        return None if table is None else dsp.FastRequant(table.rows, zp_folded=False)
+
+    monkeypatch.setattr(dsp, "_fast_requant", zero_point_after)

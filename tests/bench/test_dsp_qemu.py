@@ -7,9 +7,10 @@ are checked in test_mve_qemu.py), and compared byte for byte with the TFLite int
 Many cases share one image: `merged_cases` puts independent single-operator graphs side by side in one model (one
 input and one output each), so each (variant, core) pair is one build and one QEMU session. Besides the generator's
 own choices, each variant's other modes are forced: in place (`tm_conv_inplace_dsp_s8` around the row kernels), low
-scratch (direct convolution without im2col, FC without the widened input) and the weight layout: int8, the default
-build's, or int16 (`--weights int16`). QEMU feeds the UART at about 12 KB/s, so the inputs are kept small; the
-inferences take microseconds of wall time."""
+scratch (direct convolution without im2col, FC without the widened input), the output stage that adds the zero
+point after the shift (mode TM_DSP_FAST_SAT_ANY, where the generator can fold it otherwise) and the weight layout:
+int8, the default build's, or int16 (`--weights int16`). QEMU feeds the UART at about 12 KB/s, so the inputs are
+kept small; the inferences take microseconds of wall time."""
 from __future__ import annotations
 
 import dataclasses
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.forcing import force_inplace, force_low_scratch
+from tests.forcing import force_inplace, force_low_scratch, force_zero_point_after_shift
 from tests.tflite_models import Case, GraphBuilder, merged_cases, run_reference
 from tinyml.compiler.codegen import compile_model
 from tinyml.compiler.codegen.compiler import VARIANTS_H
@@ -38,9 +39,10 @@ MAX_INPUT_BYTES = {"CONV_2D": 600, "DEPTHWISE_CONV_2D": 600, "FULLY_CONNECTED": 
                    "AVERAGE_POOL_2D": 600}
 SAMPLES = 2
 # (operator, mode, weight layout): mode "plain" is what the generator picks for the board, "inplace" and
-# "low-scratch" are forced; the layout is tinyml.device.weight_layouts' (int8 the default build's, int16 asked for).
-# Every kernel runs both layouts; the forced modes mostly int16, as int8 they run on the host
-# (tests/codegen/test_inplace.py), the direct convolution on the M4 and M7 (test_conv_direct_qemu.py).
+# "low-scratch" are forced, "zp-after" the output stage that adds the zero point after the shift; the layout is
+# tinyml.device.weight_layouts' (int8 the default build's, int16 asked for). Every kernel runs both layouts; the
+# forced modes mostly int16, as int8 they run on the host (tests/codegen/test_inplace.py), the direct convolution on
+# the M4 and M7 (test_conv_direct_qemu.py).
 VARIANTS = [("CONV_2D", "plain", "int8"), ("CONV_2D", "plain", "int16"), ("CONV_2D", "inplace", "int8"),
             ("CONV_2D", "inplace", "int16"), ("CONV_2D", "low-scratch", "int16"),
             ("DEPTHWISE_CONV_2D", "plain", "int8"), ("DEPTHWISE_CONV_2D", "plain", "int16"),
@@ -48,6 +50,8 @@ VARIANTS = [("CONV_2D", "plain", "int8"), ("CONV_2D", "plain", "int16"), ("CONV_
             ("FULLY_CONNECTED", "plain", "int16"), ("FULLY_CONNECTED", "low-scratch", "int8"),
             ("FULLY_CONNECTED", "low-scratch", "int16"),
             ("RESIDUAL", "plain", "int8"), ("RESIDUAL", "plain", "int16"), ("RESIDUAL", "low-scratch", "int16"),
+            ("CONV_2D", "zp-after", "int8"), ("CONV_2D", "zp-after", "int16"),
+            ("DEPTHWISE_CONV_2D", "zp-after", "int8"), ("FULLY_CONNECTED", "zp-after", "int8"),
             ("AVERAGE_POOL_2D", "plain", DEFAULT_WEIGHTS)]
 DSP_CALL = re.compile(r"\btm_\w*_dsp\w*\(")          # a call of a DSP kernel or of the DSP in-place wrapper
 
@@ -85,6 +89,8 @@ def _force(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
         force_inplace(monkeypatch)
     elif mode == "low-scratch":
         force_low_scratch(monkeypatch)
+    elif mode == "zp-after":
+        force_zero_point_after_shift(monkeypatch)
 
 
 @pytest.mark.parametrize("board_name", BOARDS)

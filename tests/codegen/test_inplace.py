@@ -172,3 +172,42 @@ def test_dsp_chains_and_random_networks_match_tflite(monkeypatch: pytest.MonkeyP
     models = [(c.model, c.inputs) for c in cases if all(x.dtype == np.int8 for x in c.inputs)]
     _check(models + [_mobilenet_chain(rng) for _ in range(30)], rng, DSP)
     assert counter.inplace >= 15, counter.inplace  # in place only where it lowers the arena
+
+
+def _pointwise_chain(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
+    """1x1 convolutions keeping, shrinking or (one in four) growing the channels on an odd number of pixels, every
+    input dying."""
+    b = GraphBuilder()
+    shape = (1, int(rng.integers(1, 8)) * 2 + 1, int(rng.integers(1, 6)) * 2 + 1, int(rng.integers(4, 33)))
+    x = b.input(shape, random_qp(rng, 1e-2, 1e-1))
+    for _ in range(int(rng.integers(1, 4))):
+        channels = b.tensors[x].shape[3]
+        grown = channels + int(rng.integers(1, channels + 1))
+        out_c = grown if rng.random() < 0.25 else max(1, channels - int(rng.integers(0, channels // 2 + 1)))
+        x = _add_conv(rng, b, x, out_c, _geometry(rng, 1, 1))
+    b.output(x)
+    return b.to_bytes(), [rng.integers(-128, 128, size=b.tensors[i].shape, dtype=np.int8) for i in b.inputs]
+
+
+def test_pointwise_dsp_in_place_without_ring_matches_tflite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DSP pointwise convolution that keeps or shrinks the channels runs in place with no ring (one kernel call
+    over every pixel, outputs written over pixels already read), int8 and int16 weights; one that grows them keeps
+    its ring."""
+    force_inplace(monkeypatch)
+    rings: list[tuple[bool, int]] = []  # (grows the channels, ring rows) of every in-place im2col layer
+    make = compiler.make_inplace
+
+    def recording(op, ctx, low):
+        out = make(op, ctx, low)
+        if low.variant is not None and low.variant.mode == "im2col":  # not the low-scratch (direct) retries
+            grows = ctx.tensor(op, 0, outputs=True).shape[3] > ctx.tensor(op, 0).shape[3]
+            rings.extend((grows, d.value[0]) for d in out.decls if d.ctype == "tm_inplace_params")
+        return out
+
+    monkeypatch.setattr(compiler, "make_inplace", recording)
+    rng = np.random.default_rng(61)
+    models = [_pointwise_chain(rng) for _ in range(30)]
+    _check(models, rng, DSP)
+    _check(models[:15], rng, Target("host", dsp=True, wide_fc=True))
+    assert sum(not grows for grows, _ in rings) >= 30 and sum(grows for grows, _ in rings) >= 5, rings
+    assert all((ring == 0) == (not grows) for grows, ring in rings), rings

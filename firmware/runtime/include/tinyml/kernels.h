@@ -276,7 +276,8 @@ typedef void (*tm_conv_kernel)(const tm_conv_params *p, const tm_channel_quant *
 #define TM_INPLACE_MAX_RING_ROWS 65535 /* ring_rows at most this */
 #define TM_INPLACE_MAX_GEOMETRY 255    /* stride_h, pad_h and reach at most this */
 typedef struct {
-  uint16_t ring_rows; /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds */
+  uint16_t ring_rows; /* output rows the ring (scratch of ring_rows * out_w * out_c bytes) holds; 0: see
+                       * tm_conv_inplace_dsp_s8 */
   uint8_t backward;   /* 1: compute rows from the last to the first */
   uint8_t stride_h, pad_h;  /* the convolution's */
   uint8_t reach;      /* (kernel_h - 1) * dilation_h: input rows a window spans below its top row */

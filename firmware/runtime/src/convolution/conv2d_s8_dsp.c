@@ -264,11 +264,15 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
     TILE_LOOP(TILE_NARROW_BODY, "lr",);
 }
 
-/* Every channel pair of a pixel pair in one assembly block, for the im2col tile in mode TM_DSP_FAST_SAT (the
- * output stage of TM_RQ_SAT_ASM without pre-shift or zero point): per pair, LDRD of the two biases, the tile loop,
- * 4 x (LDM of the channel's parameters, SMLAL, ASR, SSAT, STRB). The loop state lives in a stack struct (memory
- * operands); the 7 fixed registers are the LDM'ed pixel words (r8, r9, r10, r12) and weights (r5, r6; int8: r5, lr
- * and r6 for the widened halves) in the tile, then the channel's parameters (r4, r5, r6, r8, r9) and output pointers (r10, r12) in the output stage.
+/* Every channel pair of a pixel pair in one assembly block, for the im2col tile in the saturating fast modes (the
+ * output stage of TM_RQ_SAT_ASM): per pair, LDRD of the two biases, the tile loop, then per channel in mode
+ * TM_DSP_FAST_SAT one LDM of its parameters for both pixels (K copied into lr and r5, the unused pre-shift, before
+ * the first SMLAL consumes it), 2 x (SMLAL, ASR, SSAT, STRB): 17 cycles where two TM_RQ_SAT_ASM take 22; in mode
+ * TM_DSP_FAST_SAT_ANY per output an LDM, the pre-shift LSL, SMLAL, ASR, the ADD of the zero point (loaded into lr
+ * once per pair), SSAT, STRB. The loop state lives in a stack struct (memory operands); the 7 fixed
+ * registers are the LDM'ed pixel words (r8, r9, r10, r12) and weights (r5, r6; int8: r5, lr and r6 for the widened
+ * halves) in the tile, then the channel's parameters (r4, r5, r6, r8, r9) and output pointers (r10, r12) in the
+ * output stage. Four groups per loop iteration; groups % 4 == 2 (16 bytes of rows per group) enters at the third.
  * pairs >= 1, groups even >= 2. */
 #define PAIRS_TILE_WIDE                                        \
   "ldmia %[x]!, {r8, r9, r10, r12}\n\t"                      \
@@ -294,14 +298,36 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
   "ldr r5, [%[w]], #8\n\t"                                   \
   "ldr lr, [%[w], #-4]\n\t"                                  \
   PAIRS_NARROW_CHANNEL("r5", "a00", "a10") PAIRS_NARROW_CHANNEL("lr", "a01", "a11")
-#define PAIRS_OUT(a, wb, dst)                                  \
-  "ldmia %[x]" wb ", {r4, r5, r6, r8, r9}\n\t"               \
+#define PAIRS_OUT(a, wb, dst, lsl, add)                        \
+  "ldmia %[x]" wb ", {r4, r5, r6, r8, r9}\n\t" lsl(a)        \
   "smlal r8, r9, %[" a "], r4\n\t"                           \
-  "asr %[" a "], r9, r6\n\t"                                 \
+  "asr %[" a "], r9, r6\n\t" add(a)                          \
   "ssat %[" a "], #8, %[" a "]\n\t"                          \
   "strb %[" a "], " dst "\n\t"
-/* ...: clobbers, as for TILE_LOOP */
-#define PAIRS_ASM(TILE, ...)                                                                                \
+#define PAIRS_LSL(a) "lsl %[" a "], %[" a "], r5\n\t"
+#define PAIRS_ADD(a) "add %[" a "], %[" a "], lr\n\t"
+#define PAIRS_OUT_ANY                                          \
+  "ldr lr, %[zp]\n\t"                                        \
+  PAIRS_OUT("a00", "", "[r10], #1", PAIRS_LSL, PAIRS_ADD)    \
+  PAIRS_OUT("a10", "!", "[r12], #1", PAIRS_LSL, PAIRS_ADD)   \
+  PAIRS_OUT("a01", "", "[r10], #1", PAIRS_LSL, PAIRS_ADD)    \
+  PAIRS_OUT("a11", "!", "[r12], #1", PAIRS_LSL, PAIRS_ADD)
+#define PAIRS_SAT_CHANNEL(a0, a1)                              \
+  "ldmia %[x]!, {r4, r5, r6, r8, r9}\n\t"                    \
+  "mov lr, r8\n\t"                                           \
+  "mov r5, r9\n\t"                                           \
+  "smlal r8, r9, %[" a0 "], r4\n\t"                          \
+  "smlal lr, r5, %[" a1 "], r4\n\t"                          \
+  "asr %[" a0 "], r9, r6\n\t"                                \
+  "asr %[" a1 "], r5, r6\n\t"                                \
+  "ssat %[" a0 "], #8, %[" a0 "]\n\t"                        \
+  "ssat %[" a1 "], #8, %[" a1 "]\n\t"                        \
+  "strb %[" a0 "], [r10], #1\n\t"                            \
+  "strb %[" a1 "], [r12], #1\n\t"
+#define PAIRS_OUT_SAT PAIRS_SAT_CHANNEL("a00", "a10") PAIRS_SAT_CHANNEL("a01", "a11")
+/* TILE: the tile's group body; OUT: the output stage, PAIRS_OUT_SAT or PAIRS_OUT_ANY (both use lr, as does the
+ * int8 tile). */
+#define PAIRS_ASM(TILE, OUT)                                                                                \
   __asm__ volatile("1:\n\t"                                                                                \
                    "ldr r4, %[bias]\n\t"                                                                   \
                    "ldrd %[a00], %[a01], [r4], #8\n\t"                                                     \
@@ -310,14 +336,16 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
                    "mov %[a11], %[a01]\n\t"                                                                \
                    "ldr %[x], %[rows]\n\t"                                                                 \
                    "ldr r4, %[rows_end]\n\t"                                                               \
+                   "sub r5, r4, %[x]\n\t"                                                                  \
+                   "tst r5, #32\n\t"                                                                       \
+                   "bne 3f\n\t"                                                                            \
                    "2:\n\t" TILE TILE                                                                      \
+                   "3:\n\t" TILE TILE                                                                      \
                    "cmp %[x], r4\n\t"                                                                      \
                    "bne 2b\n\t"                                                                            \
                    "ldr %[x], %[rc]\n\t"                                                                   \
                    "ldr r10, %[o0]\n\t"                                                                    \
-                   "ldr r12, %[o1]\n\t"                                                                    \
-                   PAIRS_OUT("a00", "", "[r10], #1") PAIRS_OUT("a10", "!", "[r12], #1")                      \
-                   PAIRS_OUT("a01", "", "[r10], #1") PAIRS_OUT("a11", "!", "[r12], #1")                      \
+                   "ldr r12, %[o1]\n\t" OUT                                                               \
                    "str %[x], %[rc]\n\t"                                                                   \
                    "str r10, %[o0]\n\t"                                                                    \
                    "str r12, %[o1]\n\t"                                                                    \
@@ -328,24 +356,29 @@ static inline __attribute__((always_inline)) void tile_asm(const int32_t *x, con
                    : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x),     \
                      [w] "+r"(*w), [bias] "+m"(st.bias), [rc] "+m"(st.rc), [o0] "+m"(st.o0), [o1] "+m"(st.o1), \
                      [left] "+m"(st.left)                                                                    \
-                   : [rows] "m"(st.rows), [rows_end] "m"(st.rows_end)                                        \
-                   : "r4", "r5", "r6", "r8", "r9", "r10", "r12", __VA_ARGS__ "cc", "memory")
+                   : [rows] "m"(st.rows), [rows_end] "m"(st.rows_end), [zp] "m"(st.zp)                       \
+                   : "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr", "cc", "memory")
 static inline __attribute__((always_inline)) void pairs_sat_asm(const int32_t *rows, const uint32_t **w,
                                                                 int32_t groups, const int32_t *bias,
                                                                 const tm_requant_ch *rc, int8_t *o0, int8_t *o1,
-                                                                int32_t pairs, const int32_t wide) {
+                                                                int32_t pairs, const int32_t wide, const int32_t any,
+                                                                int32_t zp) {
   struct {
     const int32_t *bias, *rows, *rows_end;
     const tm_requant_ch *rc;
     int8_t *o0, *o1;
-    int32_t left;
-  } st = {bias, rows, rows + 4 * groups, rc, o0, o1, pairs};
+    int32_t left, zp;
+  } st = {bias, rows, rows + 4 * groups, rc, o0, o1, pairs, zp};
   int32_t a00, a01, a10, a11;
   const int32_t *x;
-  if (wide)
-    PAIRS_ASM(PAIRS_TILE_WIDE, );
+  if (any && wide)
+    PAIRS_ASM(PAIRS_TILE_WIDE, PAIRS_OUT_ANY);
+  else if (any)
+    PAIRS_ASM(PAIRS_TILE_NARROW, PAIRS_OUT_ANY);
+  else if (wide)
+    PAIRS_ASM(PAIRS_TILE_WIDE, PAIRS_OUT_SAT);
   else
-    PAIRS_ASM(PAIRS_TILE_NARROW, "lr",);
+    PAIRS_ASM(PAIRS_TILE_NARROW, PAIRS_OUT_SAT);
   (void)a00, (void)a01, (void)a10, (void)a11, (void)x;
 }
 
@@ -626,8 +659,9 @@ static inline __attribute__((always_inline)) void tile_pairs(
   int32_t next0 = 0, next1 = 0, carried = 0;  /* a single pixel's sums of the pair after this one (tile1x4_asm) */
 #endif
 #if TM_DSP_NATIVE
-  if (mode == TM_DSP_FAST_SAT && !direct && !single && pairs > 0) {
-    pairs_sat_asm(rows, &w, groups, bias, rq->ch, o0, o1, pairs >> 1, wide);
+  if ((mode == TM_DSP_FAST_SAT || mode == TM_DSP_FAST_SAT_ANY) && !direct && !single && pairs > 0) {
+    pairs_sat_asm(rows, &w, groups, bias, rq->ch, o0, o1, pairs >> 1, wide, mode == TM_DSP_FAST_SAT_ANY,
+                  rq->fast_zp);
     o = pairs;
   }
 #endif

@@ -1,7 +1,9 @@
 /* A DSP convolution (standard or depthwise) that writes its output over its own input, which dies with it: the
  * schedule of tm_conv_inplace_s8 (see conv_inplace_s8.c), with a DSP row kernel that computes one output row into
  * the ring from the unchanged input geometry (it reads only the input rows that output row needs). `scratch` is the
- * row kernel's own scratch, after the ring. Batch 1. */
+ * row kernel's own scratch, after the ring. Batch 1. Without a ring (ring_rows 0: a pointwise im2col kernel that
+ * does not grow the channels, which reads each pixel pair into its scratch before writing its outputs over bytes of
+ * pixels already read) the kernel runs once over every row, straight into the output. */
 #include "tinyml/kernels_dsp.h"
 
 /* n bytes from the ring to their place: 16 bytes per LDM/STM pair where both are word aligned (the ring is; rows
@@ -34,6 +36,10 @@ void tm_conv_inplace_dsp_s8(tm_dsp_row_kernel kernel, const tm_inplace_params *i
                             const tm_dims *out_dims, int8_t *output, int8_t *ring, void *scratch) {
   const int32_t rows = out_dims->h, in_h = in_dims->h, in_row = in_dims->w * in_dims->c;
   const int32_t out_row = out_dims->w * out_dims->c;
+  if (ip->ring_rows == 0) {  /* a pointwise kernel that reads a pixel pair before writing it, out_c <= in_c */
+    kernel(p, rq, in_dims, input, filter_dims, weights, bias, out_dims, output, scratch, 0, rows);
+    return;
+  }
   int32_t pending = 0;
   for (int32_t k = 0; k < rows; ++k) {
     const int32_t oy = ip->backward ? rows - 1 - k : k;

@@ -7,14 +7,15 @@
 
 #if TM_DSP_NATIVE
 /* One tap in assembly: the tap's offset (post-incremented table), its word of 4 channels at that offset from [c]
- * (the window origin plus the group's channel), 2 SXTB16, the tap's weights (int16: LDRD of 2 words; int8: LDR of
- * 1 word widened by 2 SXTB16), 4 SMLAxy: 9 (11) instructions for 4 MACs, nothing spilled. */
+ * (the window origin plus the group's channel), the tap's weights right after it (int16: LDRD of 2 words; int8: LDR
+ * of 1 word, pipelined behind the input's, widened by 2 SXTB16), the input's 2 SXTB16, 4 SMLAxy: 9 (11)
+ * instructions for 4 MACs, nothing spilled. */
 #define DW_TAP_ASM(WEIGHTS)                          \
   "ldr %[xo], [%[tb]], #4\n\t"                      \
   "ldr %[xo], [%[xo], %[c]]\n\t"                    \
+  WEIGHTS                                           \
   "sxtb16 %[xe], %[xo]\n\t"                         \
   "sxtb16 %[xo], %[xo], ror #8\n\t"                 \
-  WEIGHTS                                           \
   "smlabb %[a0], %[xe], %[we], %[a0]\n\t"           \
   "smlatt %[a2], %[xe], %[we], %[a2]\n\t"           \
   "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"           \

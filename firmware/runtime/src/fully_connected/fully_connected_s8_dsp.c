@@ -27,7 +27,7 @@ static void widen(const int8_t *x, int32_t n, int32_t k4, int32_t *out) {
 /* The hot loops in assembly: gcc neither keeps the 4 accumulators, the input pair and 4 weights in registers nor
  * uses LDM. Per group of 4 inputs x 4 rows (16 MACs): the input pair (LDRD from the widened scratch, or LDR + 2
  * SXTB16 of the int8 input), then int16 weights ("wide": 2 LDM, 8 SMLAD) or int8 ("narrow": 1 LDM of the 4 rows'
- * words, each widened by 2 SXTB16 through lr, 8 SMLAD: 4 cycles more per 16 MACs than wide for half the bytes). The
+ * words, each widened by 2 SXTB16 through lr, 8 SMLAD: 3 cycles more per 16 MACs than wide for half the bytes). The
  * LDM register list must ascend, hence the fixed registers of the weights. groups >= 1. */
 #define FC_WIDE_WEIGHTS                                                                                        \
   "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                           \

@@ -9,6 +9,11 @@ there. Pointwise (1x1, stride 1) layers are passed as one column of pixels, so t
 generator chooses the direction (first row to last or last to first) and where the input sits in the output
 (`overlap_delta`: 0, or at the end of a larger output), simulates the kernel's schedule to size the ring, and keeps
 the smallest footprint; the planner then places the output and its input exactly that far apart.
+
+One case needs no ring: a DSP pointwise convolution in im2col mode that does not grow the channels. Its kernel
+copies (widened) the inputs of a pixel pair into its scratch before it writes their outputs, which land on bytes of
+pixels already read; the driver then runs it once over every pixel, straight into the output (`ring_rows` 0): no
+copies, and pixel pairs across what would have been ring rows.
 """
 from __future__ import annotations
 
@@ -124,7 +129,10 @@ def make_inplace(op: Operator, ctx: LoweringContext, low: Lowered) -> Lowered:
     rows, height, stride, pad, reach, in_row, out_row = geometry
     if max(stride, pad, reach) > scratch.TM_INPLACE_MAX_GEOMETRY:   # beyond tm_inplace_params' fields
         return low
-    cost, ring, backward, delta = choose_geometry(rows, height, stride, pad, reach, in_row, out_row)
+    if dsp and pointwise and out_c <= in_c and variant.mode == "im2col":
+        cost, ring, backward, delta = max(x.nbytes, y.nbytes), 0, False, 0
+    else:
+        cost, ring, backward, delta = choose_geometry(rows, height, stride, pad, reach, in_row, out_row)
     if ring > scratch.TM_INPLACE_MAX_RING_ROWS or not worth_it(ring * out_row, cost, x.nbytes, y.nbytes):
         return low
     p = f"op{op.index}"
