@@ -89,6 +89,26 @@ typedef struct {
   const int8_t *end;
 } conv_run;
 
+/* One kernel row of a window that leaves the input at its left or right edge, into the gather row g: pad where the
+ * taps fall outside, the input's bytes elsewhere (at dilation 1 one span). Out of line, so that the inner rows'
+ * path in im2col keeps its registers. row: the input row; x0: the window's first column. */
+static __attribute__((noinline)) void gather_edge_row(int8_t *g, const int8_t *row, int32_t in_w, int32_t in_c,
+                                                      int32_t x0, int32_t kw, int32_t dilation_w, uint32_t pad) {
+  if (dilation_w == 1) {
+    const int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + kw > in_w ? in_w - x0 : kw;
+    fill_bytes(g, pad, kw * in_c);
+    if (lo < hi) copy_bytes(g + lo * in_c, row + (x0 + lo) * in_c, (hi - lo) * in_c);
+    return;
+  }
+  for (int32_t kx = 0; kx < kw; ++kx) {
+    const int32_t x = x0 + kx * dilation_w;
+    if (x >= 0 && x < in_w)
+      copy_bytes(g + kx * in_c, row + x * in_c, in_c);
+    else
+      fill_bytes(g + kx * in_c, pad, in_c);
+  }
+}
+
 static void im2col(const conv_window *cw, int32_t oy, int32_t ox, int32_t *dst) {
   const tm_conv_dsp_params *p = cw->p;
   const tm_dims *in = cw->in;
@@ -124,13 +144,7 @@ static void im2col(const conv_window *cw, int32_t oy, int32_t ox, int32_t *dst) 
     } else if (x_inside) {  /* the kw taps of this row are contiguous input bytes */
       copy_bytes(g, input + (y * in->w + x0) * in_c, row_bytes);
     } else {
-      for (int32_t kx = 0; kx < kw; ++kx) {
-        const int32_t x = x0 + kx * p->dilation_w;
-        if (x >= 0 && x < in->w)
-          copy_bytes(g + kx * in_c, input + (y * in->w + x) * in_c, in_c);
-        else
-          fill_bytes(g + kx * in_c, pad, in_c);
-      }
+      gather_edge_row(g, input + y * in->w * in_c, in->w, in_c, x0, kw, p->dilation_w, pad);
     }
   }
   widen_into(dst, gather, p->k4 >> 2);  /* the gather row's tail past k: zeros (conv_pixels) */
