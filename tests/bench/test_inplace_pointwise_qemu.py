@@ -18,6 +18,7 @@ from tinyml.compiler.codegen.target import Target
 from tinyml.device.bench import bench
 from tinyml.device.boards import get_board
 from tinyml.device.build import build_compiled
+from tinyml.device.weight_layouts import WEIGHT_LAYOUTS
 
 pytestmark = pytest.mark.qemu
 
@@ -37,23 +38,23 @@ def _chain(seed: int) -> tuple[bytes, np.ndarray]:
 
 
 @pytest.mark.parametrize("board_name", ["mps2-an386", "mps2-an500"])
-@pytest.mark.parametrize("wide", [False, True], ids=["int8", "int16"])
-def test_pointwise_in_place_without_ring_exact(board_name: str, wide: bool, tmp_path: Path,
+@pytest.mark.parametrize("weights", ["int8", "int16"])
+def test_pointwise_in_place_without_ring_exact(board_name: str, weights: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    model_bytes, samples = _chain(71 + wide)
+    model_bytes, samples = _chain(71 + (weights == "int16"))
     model = tmp_path / "pointwise.tflite"
     model.write_bytes(model_bytes)
     board = get_board(board_name)
-    target = dataclasses.replace(Target.for_board(board), mve=False, wide_fc=wide)
+    target = dataclasses.replace(Target.for_board(board), mve=False, wide_fc=WEIGHT_LAYOUTS[weights])
     with monkeypatch.context() as forced:
         force_inplace(forced)
         compiled = compile_model(model, tmp_path / "build" / "model", target=target)
     model_c = (tmp_path / "build" / "model" / "model.c").read_text()
     assert model_c.count("tm_conv_inplace_dsp_s8(") == 3
     assert model_c.count("tm_inplace_params") == 3 and model_c.count("_ip = {0, ") == 3
-    assert build_compiled(compiled, board, tmp_path / "build", weights="int16" if wide else "int8").fits
+    assert build_compiled(compiled, board, tmp_path / "build", weights=weights).fits
     inputs = [samples[:, 0]]
-    report = bench(model, board, inputs=inputs, build_dir=tmp_path / "build", weights="int16" if wide else "int8")
+    report = bench(model, board, inputs=inputs, build_dir=tmp_path / "build", weights=weights)
     for i in range(SAMPLES):
         want = run_reference(model_bytes, [samples[i]])[0]
         assert np.array_equal(want[0].view(np.uint8), report.outputs[0][i].view(np.uint8)), f"sample {i}"
